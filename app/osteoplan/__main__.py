@@ -1,0 +1,3 @@
+from osteoplan.cli import main
+
+raise SystemExit(main())
