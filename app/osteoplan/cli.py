@@ -1,7 +1,162 @@
-"""The `osteoplan` command: the GUI and the headless sub-commands."""
+"""The `osteoplan` command: the GUI and the headless sub-commands.
+
+    osteoplan [PATH] [--demo [spine|hip]]          open the GUI
+    osteoplan info PATH [--json]                    describe a DICOM folder or image file
+    osteoplan phantom OUT_DIR [--case spine|hip]    write a demo case as NIfTI + labels
+    osteoplan screenshot [PATH | --demo [CASE]] --out FILE.png [--view V] [--size WxH]
+
+Bad input ends with exit code 2 and one line on stderr, never a traceback
+(set OSTEOPLAN_DEBUG=1 to see one).
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from osteoplan.core.demo import DEMO_CASES
+from osteoplan.core.errors import OsteoPlanError
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL_ERROR = 3
+VIEWS = ("four-up", "axial", "sagittal", "coronal", "3d")
+
+
+class UsageError(OsteoPlanError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as our one-line error (exit code 2)."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _add_demo_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--demo", nargs="?", const="spine", choices=DEMO_CASES, metavar="{spine,hip}",
+                        help="open a built-in synthetic demo case (default: spine)")
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="osteoplan",
+        description="OsteoPlan: rehearse a percutaneous bone-metastasis treatment on the patient's CT. "
+        "Sub-commands: info, phantom, screenshot (run `osteoplan COMMAND --help`).",
+    )
+    parser.add_argument("path", nargs="?", help="a DICOM folder or an image file (.nii, .nii.gz, .nrrd, .mha, .mhd)")
+    _add_demo_option(parser)
+    return parser
+
+
+def _subcommand_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="osteoplan")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    info = commands.add_parser("info", help="describe a DICOM folder (every series) or an image file")
+    info.add_argument("path")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+
+    phantom = commands.add_parser("phantom", help="write a demo case as ct.nii.gz, labels.nii.gz, labels.json")
+    phantom.add_argument("out_dir")
+    phantom.add_argument("--case", choices=DEMO_CASES, default="spine")
+
+    shot = commands.add_parser("screenshot", help="render the main window offscreen to a PNG")
+    shot.add_argument("path", nargs="?")
+    _add_demo_option(shot)
+    shot.add_argument("--out", required=True, help="PNG file to write")
+    shot.add_argument("--view", choices=VIEWS, default="four-up")
+    shot.add_argument("--size", default="1400x900", help="window size WxH in pixels (default 1400x900)")
+    return parser
+
+
+SUBCOMMANDS = ("info", "phantom", "screenshot")
+
 
 def main(argv: list[str] | None = None) -> int:
-    raise NotImplementedError
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            args = _subcommand_parser().parse_args(argv)
+            return {"info": _info, "phantom": _phantom, "screenshot": _screenshot}[args.command](args)
+        args = _gui_parser().parse_args(argv)
+        if args.path and args.demo:
+            raise UsageError("give either a PATH or --demo, not both")
+        from osteoplan.ui.app import run_gui
+
+        return run_gui(path=args.path, demo=args.demo)
+    except OsteoPlanError as exc:
+        print(f"osteoplan: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001  (a bug still gets one line, not a traceback)
+        if os.environ.get("OSTEOPLAN_DEBUG"):
+            traceback.print_exc()
+        print(f"osteoplan: internal error: {type(exc).__name__}: {exc} (set OSTEOPLAN_DEBUG=1 for details)",
+              file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+def _info(args) -> int:
+    from osteoplan.core.io import describe_image
+
+    report = describe_image(args.path)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{report['path']}: {len(report['series'])} series")
+    for number, series in enumerate(report["series"], start=1):
+        size = " x ".join(str(n) for n in series["size"])
+        spacing = " x ".join(f"{s:.3f}" for s in series["spacing"])
+        print(f"  [{number}] {series['modality']:<3} {series['description'] or '(no description)'}")
+        print(f"      size {size} voxels, spacing {spacing} mm, HU {series['hu_range'][0]:g} .. {series['hu_range'][1]:g}")
+        print(f"      origin (LPS mm) {', '.join(f'{o:.2f}' for o in series['origin'])}; UID {series['uid'] or '-'}")
+    for warning in report["warnings"]:
+        print(f"  warning: {warning}")
+    return 0
+
+
+def _phantom(args) -> int:
+    from osteoplan.core.phantom import write_phantom
+
+    for path in write_phantom(args.case, Path(args.out_dir)):
+        print(path)
+    return 0
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size must look like 1400x900, got {text!r}") from None
+    if not (200 <= width <= 8000 and 200 <= height <= 8000):
+        raise UsageError(f"--size must be between 200x200 and 8000x8000, got {text!r}")
+    return width, height
+
+
+def _screenshot(args) -> int:
+    from osteoplan.core.case import Case
+
+    if args.path and args.demo:
+        raise UsageError("give either a PATH or --demo, not both")
+    size = _parse_size(args.size)
+    if args.path:
+        from osteoplan.core.io import load_image
+
+        loaded = load_image(args.path)
+        case = Case(ct=loaded.volume, source=args.path, warnings=tuple(loaded.warnings))
+        for warning in loaded.warnings:
+            print(f"osteoplan: warning: {warning}", file=sys.stderr)
+    else:
+        from osteoplan.core.demo import load_demo_case
+
+        case = load_demo_case(args.demo or "spine")
+    from osteoplan.ui.screenshot import render_screenshot
+
+    print(render_screenshot(case, args.out, view=args.view, size=size))
+    return 0

@@ -1,0 +1,25 @@
+"""The built-in demo cases as ready-to-view `Case`s (generated once, then read from the cache)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from osteoplan.core.case import Case
+
+DEMO_CASES = ("spine", "hip")
+DEFAULT_DEMO = "spine"
+DEMO_DESCRIPTIONS = {"spine": "L1–L3, lytic L2 metastasis", "hip": "proximal femur, femoral-neck lesion"}
+
+
+def load_demo_case(name: str = DEFAULT_DEMO) -> Case:
+    # Imported here: the generator is only needed when a demo is opened, not at start-up.
+    from osteoplan.core.io import LabelMap
+    from osteoplan.core.phantom import demo_case
+
+    phantom = demo_case(name)
+    return Case(
+        ct=phantom.ct,
+        labels=LabelMap(volume=phantom.labels, names=dict(phantom.label_names)),
+        source=f"demo:{name}",
+        focus_lps=np.asarray(phantom.landmarks["lesion_center"], dtype=float),
+    )

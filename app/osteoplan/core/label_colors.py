@@ -1,0 +1,46 @@
+"""Display colours of label-map structures, from resources/label_colors.json."""
+
+from __future__ import annotations
+
+import colorsys
+import fnmatch
+import hashlib
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from osteoplan.core.errors import ResourceError
+from osteoplan.core.resources import load_json_resource
+
+LABEL_COLORS_RESOURCE = "label_colors.json"
+
+
+class _ColorRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    pattern: str = Field(min_length=1)
+    rgb: tuple[int, int, int]
+
+
+class _LabelColors(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    schema_version: int = Field(ge=1, le=1)
+    description: str = ""
+    colors: list[_ColorRule]
+
+
+@lru_cache(maxsize=1)
+def _rules() -> tuple[_ColorRule, ...]:
+    try:
+        return tuple(_LabelColors.model_validate(load_json_resource(LABEL_COLORS_RESOURCE)).colors)
+    except ValidationError as exc:
+        raise ResourceError(f"{LABEL_COLORS_RESOURCE} is invalid: {exc}") from exc
+
+
+@lru_cache(maxsize=4096)
+def label_color(name: str) -> tuple[float, float, float]:
+    """RGB in 0..1 for a structure name: the first matching rule, else a stable hue from the name."""
+    for rule in _rules():
+        if fnmatch.fnmatchcase(name.lower(), rule.pattern):
+            return tuple(c / 255.0 for c in rule.rgb)  # type: ignore[return-value]
+    hue = int(hashlib.sha1(name.encode()).hexdigest()[:6], 16) / 0xFFFFFF
+    return colorsys.hsv_to_rgb(hue, 0.55, 0.95)

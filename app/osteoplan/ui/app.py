@@ -1,0 +1,59 @@
+"""Application start-up: the headless environment, the QApplication, the GUI entry point."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+ORGANIZATION = "OsteoPlan"
+APPLICATION = "OsteoPlan"
+
+
+def configure_rendering_environment(offscreen: bool = False) -> None:
+    """Choose Qt's platform and VTK's OpenGL window before either starts.
+
+    Without a display (CI, ssh, `osteoplan screenshot`), Qt draws offscreen and VTK
+    renders through EGL; VTK panes then draw real pixels (see vtk_pane.py).
+    """
+    if offscreen or not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+
+def create_application(argv: list[str] | None = None):
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    return app
+
+
+def _install_exception_hook(window) -> None:
+    """An unexpected error shows a message; the window and the user's work stay."""
+
+    def hook(exc_type, exc, tb):
+        traceback.print_exception(exc_type, exc, tb)
+        try:
+            window.show_error(exc)
+        except Exception:  # noqa: BLE001
+            pass
+
+    sys.excepthook = hook
+
+
+def run_gui(path: str | None = None, demo: str | None = None) -> int:
+    configure_rendering_environment()
+    app = create_application()
+    from osteoplan.ui.main_window import MainWindow
+
+    window = MainWindow()
+    _install_exception_hook(window)
+    window.show()
+    if path:
+        window.open_path(path)
+    else:
+        window.open_demo(demo or "spine")
+    return app.exec()

@@ -1,0 +1,103 @@
+"""Dialogs: the DICOM series picker and the mouse/keyboard help."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+SERIES_COLUMNS = ("Description", "Modality", "Slices", "Size (x × y × z)", "Spacing (mm)", "Series UID")
+
+
+def series_row(summary) -> tuple[str, ...]:
+    return (
+        summary.description or "(no description)",
+        summary.modality or "?",
+        str(summary.n_slices),
+        " × ".join(str(n) for n in summary.size),
+        " × ".join(f"{s:.3g}" for s in summary.spacing),
+        summary.uid or "",
+    )
+
+
+class SeriesPickerDialog(QDialog):
+    """Lists every series of a DICOM folder; the user picks the one to load."""
+
+    def __init__(self, folder: str, series: list, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Choose a DICOM series")
+        self.series = list(series)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"<b>{folder}</b> holds {len(self.series)} series. Choose the CT to plan on:"))
+        self.table = QTableWidget(len(self.series), len(SERIES_COLUMNS))
+        self.table.setHorizontalHeaderLabels(SERIES_COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        for row, summary in enumerate(self.series):
+            for column, text in enumerate(series_row(summary)):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        # Pre-select the CT with the most slices: usually the one to plan on.
+        best = max(range(len(self.series)), key=lambda i: (self.series[i].modality == "CT", self.series[i].n_slices))
+        self.table.selectRow(best)
+        self.table.doubleClicked.connect(self.accept)
+        layout.addWidget(self.table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(820, 320)
+
+    def selected_uid(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.series[rows[0].row()].uid if rows else None
+
+
+MOUSE_HELP = """
+<h3>Slice views (axial, sagittal, coronal)</h3>
+<table cellspacing=4>
+<tr><td><b>Left click / drag</b></td><td>move the cursor; the other views follow</td></tr>
+<tr><td><b>Right drag</b></td><td>window (left–right) and level (up–down)</td></tr>
+<tr><td><b>Middle drag</b>, <b>Shift + left drag</b></td><td>pan</td></tr>
+<tr><td><b>Wheel</b>, <b>Up / Down</b>, <b>Page Up / Page Down</b></td><td>next / previous slice (5 at a time with Page keys)</td></tr>
+<tr><td><b>Ctrl + wheel</b></td><td>zoom</td></tr>
+<tr><td><b>Double click</b></td><td>maximise the view; again to return to four panes</td></tr>
+<tr><td><b>R</b></td><td>reset the view</td></tr>
+</table>
+<h3>3D view</h3>
+<table cellspacing=4>
+<tr><td><b>Left drag</b></td><td>rotate</td></tr>
+<tr><td><b>Middle drag</b>, <b>Shift + left drag</b></td><td>pan</td></tr>
+<tr><td><b>Wheel</b>, <b>right drag</b></td><td>zoom</td></tr>
+</table>
+<p>Window/level presets: keys 1–4 (bone 1800/400, soft tissue 400/40, lung 1500/−600, spine 250/50).
+Axial and coronal views are shown radiologically: the patient's left is on the screen's right.</p>
+"""
+
+
+def show_mouse_help(parent: QWidget) -> None:
+    QMessageBox.information(parent, "Mouse and keyboard", MOUSE_HELP)
+
+
+def show_about(parent: QWidget) -> None:
+    from osteoplan import __version__
+
+    QMessageBox.about(
+        parent,
+        "About OsteoPlan",
+        f"<h3>OsteoPlan {__version__}</h3><p>Rehearse percutaneous treatment of bone metastases on the "
+        "patient's CT: needle paths, cement and ablation, with safety margins to critical structures.</p>"
+        "<p>Planning aid only: every number is an estimate to be checked by the operator.</p>",
+    )

@@ -1,0 +1,95 @@
+"""Opening images, label maps and demo cases from the GUI: in the background, with progress,
+a series picker for multi-series folders, and a message (never a crash) on bad input."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QProgressDialog
+
+from osteoplan.core.case import Case
+from osteoplan.core.demo import DEMO_CASES, DEMO_DESCRIPTIONS, load_demo_case
+from osteoplan.ui.dialogs import SeriesPickerDialog
+from osteoplan.ui.tasks import BackgroundTask, start
+
+if TYPE_CHECKING:
+    from osteoplan.ui.main_window import MainWindow
+
+IMAGE_FILE_FILTER = "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)"
+
+
+def _run(window: "MainWindow", title: str, work: Callable, on_success: Callable) -> BackgroundTask:
+    """Run `work(progress)` off the UI thread with a progress dialog; errors become messages."""
+    dialog = QProgressDialog(title, "", 0, 1000, window)
+    dialog.setWindowTitle("OsteoPlan")
+    dialog.setCancelButton(None)  # loaders cannot stop half-way; the window stays responsive meanwhile
+    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    dialog.setMinimumDuration(400)
+    dialog.setValue(0)
+    task = BackgroundTask(work)
+    window._tasks.add(task)
+
+    def finish() -> None:
+        dialog.reset()
+        dialog.deleteLater()
+        window._tasks.discard(task)
+
+    def progress(fraction: float, message: str) -> None:
+        dialog.setValue(int(1000 * min(max(fraction, 0.0), 0.999)))
+        if message:
+            dialog.setLabelText(message)
+
+    def succeeded(result) -> None:
+        finish()
+        on_success(result)
+
+    def failed(error: BaseException) -> None:
+        finish()
+        from osteoplan.core.io import SeveralSeriesError
+
+        if isinstance(error, SeveralSeriesError):
+            _pick_series(window, error)
+        else:
+            window.show_error(error)
+
+    task.signals.progress.connect(progress)
+    task.signals.succeeded.connect(succeeded)
+    task.signals.failed.connect(failed)
+    start(task)
+    return task
+
+
+def _pick_series(window: "MainWindow", error: SeveralSeriesError) -> None:
+    picker = SeriesPickerDialog(error.path or "", error.series, window)
+    if picker.exec() == QDialog.DialogCode.Accepted and picker.selected_uid():
+        open_image(window, error.path, picker.selected_uid())
+
+
+def open_image(window: "MainWindow", path: str, series_uid: str | None = None) -> BackgroundTask:
+    from osteoplan.core.io import load_image
+
+    def loaded(result) -> None:
+        case = Case(ct=result.volume, source=str(path), warnings=tuple(result.warnings))
+        window.set_case(case)
+        window.show_load_warnings(case)
+        window.remember_recent(str(path))
+
+    return _run(window, f"Loading {path}…", lambda progress: load_image(path, series_uid, progress), loaded)
+
+
+def open_label_map(window: "MainWindow", path: str) -> BackgroundTask:
+    from osteoplan.core.io import load_label_map
+
+    case = window.case
+
+    def loaded(labels) -> None:
+        window.set_case(case.with_labels(labels))
+
+    return _run(window, f"Loading label map {path}…",
+                lambda progress: load_label_map(path, reference=case.ct), loaded)
+
+
+def open_demo(window: "MainWindow", name: str) -> BackgroundTask:
+    return _run(window, f"Preparing the {name} demo case (first time only: a few seconds)…",
+                lambda progress: load_demo_case(name), window.set_case)

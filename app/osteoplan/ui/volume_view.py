@@ -1,0 +1,111 @@
+"""The 3-D view: volume rendering of the CT with a bone or soft-tissue preset.
+
+Mouse: left drag rotates, middle drag (or Shift + left) pans, wheel or right drag zooms;
+double click maximises; R resets to the anterior view.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
+from vtkmodules.vtkInteractionWidgets import vtkOrientationMarkerWidget
+from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor
+
+from osteoplan.core.case import Case
+from osteoplan.core.presets import display_presets
+from osteoplan.core.viewer import ViewerState
+from osteoplan.render.overlays import CornerText
+from osteoplan.render.volume_rendering import VolumeRenderingLayer, use_gpu_mapper
+from osteoplan.ui.style import VOLUME_BACKGROUND_BOTTOM, VOLUME_BACKGROUND_TOP
+from osteoplan.ui.vtk_pane import VtkPane
+
+INTERACTIVE_UPDATE_RATE = 15.0  # frames/s the mappers aim for while the user rotates
+
+
+def _orientation_cube() -> vtkAnnotatedCubeActor:
+    cube = vtkAnnotatedCubeActor()
+    # LPS: +x is the patient's left, +y posterior, +z superior.
+    for face, text in (("XPlus", "L"), ("XMinus", "R"), ("YPlus", "P"), ("YMinus", "A"), ("ZPlus", "S"), ("ZMinus", "I")):
+        getattr(cube, f"Set{face}FaceText")(text)
+    cube.SetFaceTextScale(0.65)
+    cube.GetCubeProperty().SetColor(0.25, 0.30, 0.40)
+    cube.GetTextEdgesProperty().SetColor(0.9, 0.9, 0.9)
+    for getter in ("GetXPlusFaceProperty", "GetXMinusFaceProperty"):
+        getattr(cube, getter)().SetColor(0.95, 0.85, 0.35)
+    for getter in ("GetYPlusFaceProperty", "GetYMinusFaceProperty"):
+        getattr(cube, getter)().SetColor(0.45, 0.85, 0.45)
+    for getter in ("GetZPlusFaceProperty", "GetZMinusFaceProperty"):
+        getattr(cube, getter)().SetColor(0.95, 0.40, 0.40)
+    return cube
+
+
+class VolumeView(VtkPane):
+    maximise_requested = Signal()
+
+    def __init__(self, viewer: ViewerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("3d_view")
+        self.viewer = viewer
+        self.case: Case | None = None
+        self.layer: VolumeRenderingLayer | None = None
+        self.renderer.GradientBackgroundOn()
+        self.renderer.SetBackground(*VOLUME_BACKGROUND_BOTTOM)
+        self.renderer.SetBackground2(*VOLUME_BACKGROUND_TOP)
+        self.interactor.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
+        self.interactor.SetDesiredUpdateRate(INTERACTIVE_UPDATE_RATE)
+        self.interactor.AddObserver("KeyPressEvent", self._key, 1.0)
+        self._corners = CornerText(self.renderer)
+        self._corners.set_text("top_left", "3D", (0.75, 0.80, 0.95))
+        self._marker = vtkOrientationMarkerWidget()
+        self._marker.SetOrientationMarker(_orientation_cube())
+        self._marker.SetInteractor(self.interactor)
+        self._marker.SetViewport(0.0, 0.0, 0.16, 0.16)
+        viewer.volume_preset_changed.connect(self._on_preset_changed)
+
+    def set_case(self, case: Case | None) -> None:
+        if self.layer is not None:
+            self.renderer.RemoveVolume(self.layer.prop)
+            self.layer = None
+        self.case = case
+        if case is not None:
+            self.ensure_initialized()
+            self.GetRenderWindow().Render()  # the OpenGL context must exist to know the renderer
+            preset = display_presets().volume_preset(self.viewer.volume_preset)
+            self.layer = VolumeRenderingLayer(case.ct, self.renderer, preset, gpu=use_gpu_mapper(self.GetRenderWindow()))
+            self._marker.SetEnabled(True)
+            self._marker.InteractiveOff()
+            self._update_preset_text()
+        self.reset_view()
+
+    def reset_view(self) -> None:
+        """Anterior view (patient's left on screen right), whole volume in view."""
+        camera = self.renderer.GetActiveCamera()
+        if self.case is not None:
+            low, high = self.case.ct.bounds_lps()
+            center = (low + high) / 2
+            camera.SetFocalPoint(*center)
+            camera.SetPosition(*(center - np.array([0.0, 1.0, 0.0]) * 4.0 * float(np.linalg.norm(high - low))))
+            camera.SetViewUp(0.0, 0.0, 1.0)
+            self.renderer.ResetCamera(*np.ravel(np.column_stack([low, high])))
+            camera.Zoom(1.15)
+        self.render()
+
+    def _on_preset_changed(self, preset_id: str) -> None:
+        if self.layer is not None:
+            self.layer.set_preset(display_presets().volume_preset(preset_id))
+            self._update_preset_text()
+            self.render()
+
+    def _update_preset_text(self) -> None:
+        preset = display_presets().volume_preset(self.viewer.volume_preset)
+        self._corners.set_text("bottom_right", preset.name)
+
+    def _key(self, *_args) -> None:
+        if (self.interactor.GetKeySym() or "").lower() == "r":
+            self.reset_view()
+
+    def mouseDoubleClickEvent(self, event):  # noqa: N802 (Qt naming)
+        self.maximise_requested.emit()
+        event.accept()
