@@ -22,9 +22,20 @@ def configure_rendering_environment(offscreen: bool = False) -> None:
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 
+# Qt's offscreen platform warns about window features it lacks; they are harmless there.
+_IGNORED_QT_MESSAGES = ("This plugin does not support",)
+
+
+def _qt_message_handler(mode, context, message: str) -> None:
+    if not message.startswith(_IGNORED_QT_MESSAGES):
+        sys.stderr.write(message + "\n")
+
+
 def create_application(argv: list[str] | None = None):
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
 
+    qInstallMessageHandler(_qt_message_handler)
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)

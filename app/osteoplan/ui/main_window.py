@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -32,6 +32,8 @@ MAX_RECENT_FILES = 10
 
 
 class MainWindow(QMainWindow):
+    case_shown = Signal(object)  # the Case now on screen (None when closed)
+
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle("OsteoPlan")
@@ -86,6 +88,7 @@ class MainWindow(QMainWindow):
             view.set_case(case)
         self.setWindowTitle(f"OsteoPlan — {case.title}" if case else "OsteoPlan")
         self._show_cursor(self.viewer.cursor_lps)
+        self.case_shown.emit(case)
 
     def show_load_warnings(self, case: Case) -> None:
         if case.warnings:

@@ -1,0 +1,18 @@
+# Shortcuts for the README commands.
+.PHONY: setup run test bench screenshot
+
+setup:
+	bash packaging/setup-dev.sh --test
+
+run: setup
+	.venv/bin/osteoplan --demo
+
+test:
+	bash packaging/setup-dev.sh --test && .venv/bin/python -m pytest
+
+bench: setup
+	.venv/bin/python tests/benchmarks/bench_load.py
+	.venv/bin/python tests/benchmarks/bench_startup.py
+
+screenshot: setup
+	.venv/bin/osteoplan screenshot --demo --out packaging/screenshots/four-up.png

@@ -1,0 +1,60 @@
+"""Time from process start to a rendered demo window (target < 2 s once the phantom is cached).
+
+    .venv/bin/python tests/benchmarks/bench_startup.py [--runs 5]
+
+Each run starts a fresh Python process that builds the real main window, opens the spine demo
+the way `osteoplan --demo` does (background load, then all four panes rendered) and exits; the
+parent measures wall time from spawn to exit. The baseline is a bare `python -c pass` process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+CHILD = r"""
+from osteoplan.ui.app import configure_rendering_environment, create_application
+configure_rendering_environment(offscreen=True)
+app = create_application()
+from osteoplan.ui.main_window import MainWindow
+window = MainWindow()
+window.show()
+def rendered(case):
+    for view in window.views.values():
+        view.render()
+    app.quit()
+window.case_shown.connect(rendered)
+window.open_demo("spine")
+app.exec()
+"""
+
+
+def _time(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    runs = parser.parse_args().runs
+    # warm the phantom cache (and the OS file cache) once
+    from osteoplan.core.demo import load_demo_case
+
+    load_demo_case("spine")
+    _time([sys.executable, "-c", CHILD])
+    bare = statistics.median(_time([sys.executable, "-c", "pass"]) for _ in range(runs))
+    startup = [_time([sys.executable, "-c", CHILD]) for _ in range(runs)]
+    median = statistics.median(startup)
+    print(f"bare python process        : {bare * 1000:7.0f} ms (median of {runs})")
+    print(f"start -> rendered demo     : {median * 1000:7.0f} ms (median; min {min(startup) * 1000:.0f}, max {max(startup) * 1000:.0f})")
+    print(f"ratio to bare python       : {median / bare:7.1f}x")
+    print(f"target < 2000 ms           : {'met' if median < 2.0 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

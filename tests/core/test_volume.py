@@ -1,0 +1,58 @@
+import numpy as np
+import SimpleITK as sitk
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
+
+from osteoplan.core.volume import Volume
+
+finite = st.floats(-500, 500, allow_nan=False)
+
+
+def _oblique_volume(angles, spacing=(0.7, 0.9, 2.5), origin=(-120.0, 35.0, 410.0)) -> Volume:
+    direction = Rotation.from_euler("xyz", angles, degrees=True).as_matrix()
+    return Volume(np.zeros((4, 5, 6), dtype=np.int16), spacing, origin, direction)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.tuples(finite, finite, finite), st.tuples(st.floats(-180, 180), st.floats(-90, 90), st.floats(-180, 180)))
+def test_index_to_lps_matches_simpleitk_for_any_orientation(ijk, angles):
+    volume = _oblique_volume(angles)
+    image = volume.to_sitk()
+    expected = image.TransformContinuousIndexToPhysicalPoint(tuple(float(v) for v in ijk))
+    np.testing.assert_allclose(volume.index_to_lps(ijk), expected, atol=1e-6)
+    np.testing.assert_allclose(volume.lps_to_index(expected), ijk, atol=1e-6)
+
+
+def test_sitk_round_trip_keeps_geometry_and_array_order():
+    array = np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6)
+    volume = Volume(array, (0.5, 0.6, 2.0), (1.0, 2.0, 3.0), Rotation.from_euler("z", 30, degrees=True).as_matrix())
+    back = Volume.from_sitk(volume.to_sitk())
+    assert back.size == (6, 5, 4)
+    assert back.same_grid(volume)
+    np.testing.assert_array_equal(back.array, array)
+    # voxel (i=2, j=3, k=1) holds array[1, 3, 2]
+    assert back.value_at_lps(volume.index_to_lps((2, 3, 1))) == array[1, 3, 2]
+
+
+def test_value_outside_the_grid_is_none_and_bounds_hold_all_centres():
+    volume = _oblique_volume((10, 20, 30))
+    assert volume.value_at_lps(volume.index_to_lps((-3, 0, 0))) is None
+    low, high = volume.bounds_lps()
+    centres = volume.index_to_lps(np.argwhere(np.ones((6, 5, 4))))
+    assert np.all(centres >= low - 1e-9) and np.all(centres <= high + 1e-9)
+
+
+def test_rejects_non_3d_arrays_and_bad_spacing():
+    for bad in (dict(array=np.zeros((3, 3))), dict(array=np.zeros((2, 2, 2)), spacing=(1, 0, 1))):
+        kwargs = dict(array=np.zeros((2, 2, 2)), spacing=(1, 1, 1), origin=(0, 0, 0)) | bad
+        try:
+            Volume(**kwargs)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {bad}")
+
+
+def test_from_sitk_keeps_compact_dtype():
+    image = sitk.Image(3, 4, 5, sitk.sitkInt16)
+    assert Volume.from_sitk(image).array.dtype == np.int16
