@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self._hover_label)
         self.statusBar().addPermanentWidget(self._cursor_label)
         self.viewer.cursor_changed.connect(self._show_cursor)
+        self.setAcceptDrops(True)
         self.resize(1280, 860)
         self._show_cursor(self.viewer.cursor_lps)
 
@@ -217,6 +218,15 @@ class MainWindow(QMainWindow):
 
     def _show_hover(self, lps) -> None:
         self._hover_label.setText(self._readout_text("Mouse", lps) if lps is not None else "")
+
+    # --- drag and drop: a DICOM folder or an image file dropped on the window opens it ------------
+    def dragEnterEvent(self, event):  # noqa: N802 (Qt naming)
+        if event.mimeData().hasUrls() and event.mimeData().urls()[0].isLocalFile():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802 (Qt naming)
+        self.open_path(event.mimeData().urls()[0].toLocalFile())
+        event.acceptProposedAction()
 
     def closeEvent(self, event):  # noqa: N802 (Qt naming)
         for view in self.views.values():
