@@ -80,7 +80,8 @@ class VolumeView(VtkPane):
         self.reset_view()
 
     def reset_view(self) -> None:
-        """Anterior view (patient's left on screen right), whole volume in view."""
+        """Anterior view turned slightly to the patient's left and from above (depth reads better
+        than face-on); the patient's left stays on the screen's right; whole volume in view."""
         camera = self.renderer.GetActiveCamera()
         if self.case is not None:
             low, high = self.case.ct.bounds_lps()
@@ -88,6 +89,9 @@ class VolumeView(VtkPane):
             camera.SetFocalPoint(*center)
             camera.SetPosition(*(center - np.array([0.0, 1.0, 0.0]) * 4.0 * float(np.linalg.norm(high - low))))
             camera.SetViewUp(0.0, 0.0, 1.0)
+            camera.Azimuth(-25.0)
+            camera.Elevation(15.0)
+            camera.OrthogonalizeViewUp()
             self.renderer.ResetCamera(*np.ravel(np.column_stack([low, high])))
             camera.Zoom(1.15)
         self.render()

@@ -1,0 +1,136 @@
+"""Every edit of a plan, as undoable commands, behind one facade (`PlanEditor`).
+
+The GUI, the CLI and scripts edit plans only through `PlanEditor`; a drag wraps its
+many `move_*` calls in `editor.history.group(...)` so that it undoes in one step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from osteoplan.core.history import History
+from osteoplan.core.plan import Plan
+from osteoplan.core.trajectory import Spindle, Trajectory
+
+
+@dataclass
+class AddTrajectory:
+    plan: Plan
+    trajectory: Trajectory
+    index: int | None = None
+    label: str = "Add path"
+
+    def do(self) -> None:
+        self.plan._insert(self.trajectory, self.index)
+
+    def undo(self) -> None:
+        self.plan._remove(self.trajectory.id)
+
+    def merge(self, later) -> bool:
+        return False
+
+
+@dataclass
+class RemoveTrajectory:
+    plan: Plan
+    trajectory_id: str
+    label: str = "Delete path"
+    _removed: Trajectory | None = None
+    _index: int = 0
+
+    def do(self) -> None:
+        self._index = self.plan.index_of(self.trajectory_id)
+        self._removed = self.plan._remove(self.trajectory_id)
+
+    def undo(self) -> None:
+        self.plan._insert(self._removed, self._index)
+
+    def merge(self, later) -> bool:
+        return False
+
+
+@dataclass
+class ReplaceTrajectory:
+    """Any change of one trajectory (move an end, device, name, spindles...): old value -> new value."""
+
+    plan: Plan
+    old: Trajectory
+    new: Trajectory
+    label: str
+
+    def do(self) -> None:
+        self.plan._replace(self.new)
+
+    def undo(self) -> None:
+        self.plan._replace(self.old)
+
+    def merge(self, later) -> bool:
+        """Successive moves of the same path in one gesture collapse into one step."""
+        if isinstance(later, ReplaceTrajectory) and later.new.id == self.new.id and later.label == self.label:
+            self.new = later.new
+            return True
+        return False
+
+
+class PlanEditor:
+    def __init__(self, plan: Plan, history: History | None = None) -> None:
+        self.plan = plan
+        self.history = history or History()
+
+    # --- trajectories ----------------------------------------------------------------------
+    def add_trajectory(self, trajectory: Trajectory, label: str = "Add path") -> Trajectory:
+        self.history.push(AddTrajectory(self.plan, trajectory, label=label))
+        return trajectory
+
+    def remove_trajectory(self, trajectory_id: str) -> None:
+        self.history.push(RemoveTrajectory(self.plan, trajectory_id))
+
+    def update(self, trajectory_id: str, label: str, **changes) -> Trajectory:
+        """Replace fields of a trajectory (validated: a bad value raises and changes nothing)."""
+        old = self.plan.trajectory(trajectory_id)
+        new = Trajectory.model_validate({**old.model_dump(), **changes})
+        if new != old:
+            self.history.push(ReplaceTrajectory(self.plan, old, new, label))
+        return new
+
+    def move_entry(self, trajectory_id: str, entry_lps) -> Trajectory:
+        return self.update(trajectory_id, "Move entry", entry_lps=tuple(np.asarray(entry_lps, dtype=float)))
+
+    def move_target(self, trajectory_id: str, target_lps) -> Trajectory:
+        return self.update(trajectory_id, "Move target", target_lps=tuple(np.asarray(target_lps, dtype=float)))
+
+    def translate(self, trajectory_id: str, delta_lps) -> Trajectory:
+        """Move the whole needle, keeping its direction and length."""
+        old = self.plan.trajectory(trajectory_id)
+        delta = np.asarray(delta_lps, dtype=float)
+        return self.update(trajectory_id, "Move path", entry_lps=tuple(old.entry + delta),
+                           target_lps=tuple(old.target + delta))
+
+    def set_device(self, trajectory_id: str, device_id: str) -> Trajectory:
+        return self.update(trajectory_id, "Change device", device=device_id)
+
+    def rename(self, trajectory_id: str, name: str) -> Trajectory:
+        return self.update(trajectory_id, "Rename", name=name)
+
+    def set_visible(self, trajectory_id: str, visible: bool) -> Trajectory:
+        return self.update(trajectory_id, "Show/hide path", visible=bool(visible))
+
+    # --- spindles --------------------------------------------------------------------------
+    def add_spindle(self, trajectory_id: str, spindle: Spindle) -> Trajectory:
+        old = self.plan.trajectory(trajectory_id)
+        return self.update(trajectory_id, "Add spindle", spindles=(*old.spindles, spindle))
+
+    def remove_spindle(self, trajectory_id: str, spindle_id: str) -> Trajectory:
+        old = self.plan.trajectory(trajectory_id)
+        old.spindle(spindle_id)
+        return self.update(trajectory_id, "Remove spindle",
+                           spindles=tuple(s for s in old.spindles if s.id != spindle_id))
+
+    def update_spindle(self, trajectory_id: str, spindle_id: str, label: str = "Edit spindle", **changes) -> Trajectory:
+        old = self.plan.trajectory(trajectory_id)
+        spindles = tuple(Spindle.model_validate({**s.model_dump(), **changes}) if s.id == spindle_id else s
+                         for s in old.spindles)
+        old.spindle(spindle_id)
+        return self.update(trajectory_id, label, spindles=spindles)
