@@ -56,3 +56,13 @@ def test_rejects_non_3d_arrays_and_bad_spacing():
 def test_from_sitk_keeps_compact_dtype():
     image = sitk.Image(3, 4, 5, sitk.sitkInt16)
     assert Volume.from_sitk(image).array.dtype == np.int16
+
+
+def test_bounds_above_frames_the_bright_voxels_only():
+    array = np.full((20, 30, 40), -1000, dtype=np.int16)
+    array[8:12, 4:20, 16:24] = 800
+    volume = Volume(array, (1.0, 1.0, 2.0), (0.0, 0.0, 0.0))
+    low, high = volume.bounds_above(500, stride=4)
+    assert np.all(low >= [16 - 4, 4 - 4, 2 * (8 - 4)]) and np.all(high <= [24, 20, 2 * 12])
+    assert np.all(high - low < [20, 30, 20])
+    np.testing.assert_allclose(volume.bounds_above(5000)[1], volume.bounds_lps()[1])

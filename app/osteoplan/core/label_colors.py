@@ -19,6 +19,7 @@ class _ColorRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     pattern: str = Field(min_length=1)
     rgb: tuple[int, int, int]
+    opacity: float = Field(default=1.0, ge=0.0, le=1.0)
 
 
 class _LabelColors(BaseModel):
@@ -37,10 +38,14 @@ def _rules() -> tuple[_ColorRule, ...]:
 
 
 @lru_cache(maxsize=4096)
-def label_color(name: str) -> tuple[float, float, float]:
-    """RGB in 0..1 for a structure name: the first matching rule, else a stable hue from the name."""
+def label_style(name: str) -> tuple[tuple[float, float, float], float]:
+    """(RGB in 0..1, overlay opacity 0..1) of a structure: the first matching rule, else a stable hue."""
     for rule in _rules():
         if fnmatch.fnmatchcase(name.lower(), rule.pattern):
-            return tuple(c / 255.0 for c in rule.rgb)  # type: ignore[return-value]
+            return tuple(c / 255.0 for c in rule.rgb), rule.opacity  # type: ignore[return-value]
     hue = int(hashlib.sha1(name.encode()).hexdigest()[:6], 16) / 0xFFFFFF
-    return colorsys.hsv_to_rgb(hue, 0.55, 0.95)
+    return colorsys.hsv_to_rgb(hue, 0.55, 0.95), 0.5
+
+
+def label_color(name: str) -> tuple[float, float, float]:
+    return label_style(name)[0]

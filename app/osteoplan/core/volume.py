@@ -112,6 +112,18 @@ class Volume:
         lps = self.index_to_lps(corners)
         return lps.min(axis=0), lps.max(axis=0)
 
+    def bounds_above(self, threshold: float, stride: int = 4) -> tuple[np.ndarray, np.ndarray]:
+        """LPS box around the voxels at or above `threshold` (sampled every `stride` voxels for
+        speed, so it may miss a few voxels at its border); the whole image's box if none."""
+        sampled = self.array[::stride, ::stride, ::stride]
+        kji = np.argwhere(sampled >= threshold)
+        if len(kji) == 0:
+            return self.bounds_lps()
+        ijk = np.stack([kji.min(axis=0), kji.max(axis=0)])[:, ::-1] * stride
+        corners = np.array([[ijk[a, 0], ijk[b, 1], ijk[c, 2]] for a in (0, 1) for b in (0, 1) for c in (0, 1)], dtype=float)
+        lps = self.index_to_lps(corners)
+        return lps.min(axis=0), lps.max(axis=0)
+
     def center_lps(self) -> np.ndarray:
         return self.index_to_lps((np.asarray(self.size, dtype=float) - 1) / 2)
 

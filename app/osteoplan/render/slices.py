@@ -6,11 +6,11 @@ from vtkmodules.vtkCommonCore import vtkLookupTable
 from vtkmodules.vtkRenderingCore import vtkImageProperty, vtkImageSlice, vtkRenderer
 from vtkmodules.vtkRenderingImage import vtkImageResliceMapper
 
-from osteoplan.core.label_colors import label_color
+from osteoplan.core.label_colors import label_style
 from osteoplan.core.volume import Volume
 from osteoplan.render.vtk_image import lps_matrix, vtk_image
 
-LABEL_OVERLAY_OPACITY = 0.4
+LABEL_OVERLAY_OPACITY = 0.5  # of a structure at full opacity; context tissues are fainter (resources)
 
 
 def _reslice_prop(volume: Volume) -> tuple[vtkImageSlice, vtkImageResliceMapper]:
@@ -52,14 +52,13 @@ class LabelSliceLayer:
         table.SetTableRange(0, top)
         table.SetTableValue(0, 0.0, 0.0, 0.0, 0.0)
         for value in range(1, top + 1):
-            r, g, b = label_color(names.get(value, f"label_{value}"))
-            table.SetTableValue(value, r, g, b, 1.0)
+            (r, g, b), opacity = label_style(names.get(value, f"label_{value}"))
+            table.SetTableValue(value, r, g, b, opacity * LABEL_OVERLAY_OPACITY)
         table.Build()
         prop = vtkImageProperty()
         prop.SetInterpolationTypeToNearest()
         prop.SetLookupTable(table)
         prop.UseLookupTableScalarRangeOn()
-        prop.SetOpacity(LABEL_OVERLAY_OPACITY)
         self.prop.SetProperty(prop)
         self._table = table
         renderer.AddViewProp(self.prop)

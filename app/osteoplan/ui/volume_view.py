@@ -84,7 +84,10 @@ class VolumeView(VtkPane):
         than face-on); the patient's left stays on the screen's right; whole volume in view."""
         camera = self.renderer.GetActiveCamera()
         if self.case is not None:
-            low, high = self.case.ct.bounds_lps()
+            # Frame what the preset shows (the bone), not the air around it.
+            preset = display_presets().volume_preset(self.viewer.volume_preset)
+            visible_from = next((hu for hu, opacity in preset.opacity if opacity >= 0.1), preset.opacity[-1][0])
+            low, high = self.case.ct.bounds_above(visible_from)
             center = (low + high) / 2
             camera.SetFocalPoint(*center)
             camera.SetPosition(*(center - np.array([0.0, 1.0, 0.0]) * 4.0 * float(np.linalg.norm(high - low))))
@@ -93,7 +96,7 @@ class VolumeView(VtkPane):
             camera.Elevation(15.0)
             camera.OrthogonalizeViewUp()
             self.renderer.ResetCamera(*np.ravel(np.column_stack([low, high])))
-            camera.Zoom(1.15)
+            camera.Zoom(1.1)
         self.render()
 
     def _on_preset_changed(self, preset_id: str) -> None:
