@@ -66,3 +66,24 @@ def test_bounds_above_frames_the_bright_voxels_only():
     assert np.all(low >= [16 - 4, 4 - 4, 2 * (8 - 4)]) and np.all(high <= [24, 20, 2 * 12])
     assert np.all(high - low < [20, 30, 20])
     np.testing.assert_allclose(volume.bounds_above(5000)[1], volume.bounds_lps()[1])
+
+
+def test_binning_averages_blocks_and_keeps_the_extent():
+    array = np.zeros((8, 8, 8), dtype=np.int16)
+    array[:, :, :4] = 100
+    volume = Volume(array, (0.5, 0.5, 0.5), (10.0, 20.0, 30.0))
+    coarse = volume.binned((2, 2, 2))
+    assert coarse.size == (4, 4, 4) and coarse.spacing == (1.0, 1.0, 1.0)
+    assert coarse.array[0, 0, 0] == 100 and coarse.array[0, 0, 3] == 0
+    low, high = volume.bounds_lps()
+    c_low, c_high = coarse.bounds_lps()
+    # voxel-centre boxes differ by half a fine voxel minus half a coarse one on each side
+    np.testing.assert_allclose(c_low - low, 0.25) and np.testing.assert_allclose(high - c_high, 0.25)
+
+
+def test_binning_budget_coarsens_fine_axes_first():
+    volume = Volume(np.zeros((20, 512, 512), dtype=np.int16), (0.5, 0.5, 3.0), (0, 0, 0))
+    factors = volume.binning_for_budget(1_000_000)
+    assert factors[2] == 1 and factors[0] == factors[1] > 1
+    assert int(np.prod([n // f for n, f in zip(volume.size, factors)])) <= 1_000_000
+    assert volume.binning_for_budget(10**9) == (1, 1, 1)

@@ -163,6 +163,25 @@ class Volume:
         image.SetDirection(tuple(self.direction.ravel()))
         return image
 
+    def binned(self, factors: tuple[int, int, int]) -> "Volume":
+        """A coarser copy: blocks of `factors` (i, j, k) voxels averaged into one, same extent."""
+        factors = tuple(max(1, int(f)) for f in factors)
+        if factors == (1, 1, 1):
+            return self
+        return Volume.from_sitk(sitk.BinShrink(self.to_sitk(), factors), self.info)
+
+    def binning_for_budget(self, max_voxels: int) -> tuple[int, int, int]:
+        """Per-axis bin factors that bring the voxel count under `max_voxels`, coarsening the
+        finest axes first (so a thin-slice stack loses in-plane detail only as much as needed)."""
+        count = int(np.prod(self.size))
+        if count <= max_voxels:
+            return (1, 1, 1)
+        target_mm = (float(np.prod(self.spacing)) * count / max_voxels) ** (1 / 3)
+        factors = [1, 1, 1]
+        for axis in range(3):
+            factors[axis] = max(1, min(self.size[axis], int(np.ceil(target_mm / self.spacing[axis]))))
+        return tuple(factors)  # type: ignore[return-value]
+
     def with_array(self, array: np.ndarray, info: SeriesInfo | None = None) -> "Volume":
         """A volume on the same grid with other voxel values (e.g. a label map)."""
         if array.shape != self.array.shape:
