@@ -58,3 +58,26 @@ def test_slice_step_uses_spacing_of_the_most_aligned_axis():
 def test_move_point_onto_plane():
     moved = move_point_onto_plane([1.0, 2.0, 3.0], [0.0, 0.0, 10.0], [0.0, 0.0, 1.0])
     np.testing.assert_allclose(moved, [1.0, 2.0, 10.0])
+
+
+def test_segment_clipping_against_a_slab_and_crossing():
+    from osteoplan.core.view_geometry import segment_part_near_plane, segment_plane_crossing
+
+    start, end = np.array([0.0, 0.0, -10.0]), np.array([0.0, 20.0, 10.0])
+    part = segment_part_near_plane(start, end, [0, 0, 0], [0, 0, 1], 2.0)
+    np.testing.assert_allclose(part[0], [0, 8, -2])
+    np.testing.assert_allclose(part[1], [0, 12, 2])
+    np.testing.assert_allclose(segment_plane_crossing(start, end, [0, 0, 0], [0, 0, 1]), [0, 10, 0])
+    assert segment_plane_crossing(start, end, [0, 0, 50], [0, 0, 1]) is None
+    assert segment_part_near_plane(start, end, [0, 0, 50], [0, 0, 1], 2.0) is None
+    # a segment lying in the slab is kept whole
+    flat = segment_part_near_plane([0, 0, 1], [5, 0, 1], [0, 0, 0], [0, 0, 1], 2.0)
+    np.testing.assert_allclose(flat[1], [5, 0, 1])
+
+
+def test_oblique_frame_is_orthonormal():
+    from osteoplan.core.view_geometry import frame_from_vectors
+
+    frame = frame_from_vectors([0.3, -0.9, 0.2], [0, 0, 1])
+    basis = np.stack([frame.screen_right, frame.view_up, -frame.view_direction])
+    np.testing.assert_allclose(basis @ basis.T, np.eye(3), atol=1e-12)

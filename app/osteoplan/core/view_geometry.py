@@ -95,3 +95,46 @@ def display_to_world(display_xy, viewport_size, focal_point, frame: ViewFrame, p
     dx = display_xy[0] - (width - 1) / 2.0
     dy = display_xy[1] - (height - 1) / 2.0
     return np.asarray(focal_point, dtype=float) + frame.screen_right * dx * mm_per_pixel + frame.view_up * dy * mm_per_pixel
+
+
+def frame_from_vectors(view_direction, view_up) -> ViewFrame:
+    """An orthonormal frame for an oblique view (e.g. along or across a needle).
+
+    `view_up` is made perpendicular to `view_direction`; the page direction is the view direction.
+    """
+    direction = np.asarray(view_direction, dtype=float)
+    direction = direction / np.linalg.norm(direction)
+    up = np.asarray(view_up, dtype=float)
+    up = up - direction * float(np.dot(up, direction))
+    if np.linalg.norm(up) < 1e-9:
+        raise ValueError("view_up must not be parallel to view_direction")
+    up = up / np.linalg.norm(up)
+    return ViewFrame(direction, up, direction)
+
+
+def signed_distance_to_plane(points, plane_point, normal) -> np.ndarray:
+    return (np.asarray(points, dtype=float) - np.asarray(plane_point, dtype=float)) @ np.asarray(normal, dtype=float)
+
+
+def segment_plane_crossing(start, end, plane_point, normal) -> np.ndarray | None:
+    """Where the segment crosses the plane, or None if both ends lie on the same side."""
+    d0, d1 = signed_distance_to_plane([start, end], plane_point, normal)
+    if d0 * d1 > 0 or d0 == d1:
+        return None
+    t = d0 / (d0 - d1)
+    return np.asarray(start, dtype=float) + t * (np.asarray(end, dtype=float) - np.asarray(start, dtype=float))
+
+
+def segment_part_near_plane(start, end, plane_point, normal, half_thickness_mm: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The part of a segment within `half_thickness_mm` of a plane (the slab a slice view shows solid)."""
+    start = np.asarray(start, dtype=float)
+    end = np.asarray(end, dtype=float)
+    d0, d1 = signed_distance_to_plane([start, end], plane_point, normal)
+    if abs(d1 - d0) < 1e-12:
+        return (start, end) if abs(d0) <= half_thickness_mm else None
+    t_a = (-half_thickness_mm - d0) / (d1 - d0)
+    t_b = (half_thickness_mm - d0) / (d1 - d0)
+    t_low, t_high = max(0.0, min(t_a, t_b)), min(1.0, max(t_a, t_b))
+    if t_low > t_high:
+        return None
+    return start + t_low * (end - start), start + t_high * (end - start)
