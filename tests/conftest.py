@@ -15,6 +15,7 @@ if not os.environ.get("DISPLAY"):
 
 # Hermetic runs: demo phantoms are generated into a fresh cache, settings never touch the user's.
 os.environ["OSTEOPLAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="osteoplan-test-cache-")
+os.environ["OSTEOPLAN_DATA_DIR"] = tempfile.mkdtemp(prefix="osteoplan-test-data-")  # autosaves
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

@@ -4,6 +4,7 @@
     osteoplan info PATH [--json]                    describe a DICOM folder or image file
     osteoplan phantom OUT_DIR [--case spine|hip]    write a demo case as NIfTI + labels
     osteoplan screenshot [PATH | --demo [CASE]] --out FILE.png [--view V] [--size WxH]
+    osteoplan devices [--json]                      list the device catalog (built-in and plugins)
 
 Bad input ends with exit code 2 and one line on stderr, never a traceback
 (set OSTEOPLAN_DEBUG=1 to see one).
@@ -46,7 +47,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="osteoplan",
         description="OsteoPlan: rehearse a percutaneous bone-metastasis treatment on the patient's CT. "
-        "Sub-commands: info, phantom, screenshot (run `osteoplan COMMAND --help`).",
+        "Sub-commands: info, phantom, screenshot, devices (run `osteoplan COMMAND --help`).",
     )
     parser.add_argument("path", nargs="?", help="a DICOM folder or an image file (.nii, .nii.gz, .nrrd, .mha, .mhd)")
     _add_demo_option(parser)
@@ -71,10 +72,13 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     shot.add_argument("--out", required=True, help="PNG file to write")
     shot.add_argument("--view", choices=VIEWS, default="four-up")
     shot.add_argument("--size", default="1400x900", help="window size WxH in pixels (default 1400x900)")
+
+    devices = commands.add_parser("devices", help="list the device catalog (built-in and plugin devices)")
+    devices.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
-SUBCOMMANDS = ("info", "phantom", "screenshot")
+SUBCOMMANDS = ("info", "phantom", "screenshot", "devices")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in SUBCOMMANDS:
             args = _subcommand_parser().parse_args(argv)
-            return {"info": _info, "phantom": _phantom, "screenshot": _screenshot}[args.command](args)
+            handlers = {"info": _info, "phantom": _phantom, "screenshot": _screenshot, "devices": _devices}
+            return handlers[args.command](args)
         args = _gui_parser().parse_args(argv)
         if args.path and args.demo:
             raise UsageError("give either a PATH or --demo, not both")
@@ -159,4 +164,26 @@ def _screenshot(args) -> int:
     from osteoplan.ui.screenshot import render_screenshot
 
     print(render_screenshot(case, args.out, view=args.view, size=size))
+    return 0
+
+
+def _devices(args) -> int:
+    from osteoplan.core.devices import device_catalog
+
+    catalog = device_catalog()
+    for problem in catalog.problems:
+        print(f"osteoplan: warning: {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(catalog.listing()))
+        return 0
+    rows = [("id", "kind", "OD mm", "gauge", "length mm", "name", "")]
+    for device in catalog.devices:
+        length = f"{device.length_mm:g}" if device.length_mm is not None else "-"
+        rows.append((device.id, device.kind.value, f"{device.outer_diameter_mm:.3f}", device.gauge or "-",
+                     length, device.name, "" if device.verified else "illustrative"))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print(f"{len(catalog)} devices. illustrative: not every number of the entry is verified against its source "
+          "(`osteoplan devices --json` gives each source).")
     return 0

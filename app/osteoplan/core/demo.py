@@ -8,7 +8,12 @@ from osteoplan.core.case import Case
 
 DEMO_CASES = ("spine", "hip")
 DEFAULT_DEMO = "spine"
+DEMO_IMAGE_PREFIX = "demo:"  # a plan's image reference to a built-in case, e.g. "demo:spine"
 DEMO_DESCRIPTIONS = {"spine": "L1–L3, lytic L2 metastasis", "hip": "proximal femur, femoral-neck lesion"}
+
+
+def is_builtin_image(path_text: str) -> bool:
+    return path_text.startswith(DEMO_IMAGE_PREFIX)
 
 
 def load_demo_case(name: str = DEFAULT_DEMO) -> Case:

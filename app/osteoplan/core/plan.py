@@ -8,6 +8,7 @@ methods are for commands only.
 from __future__ import annotations
 
 import itertools
+from typing import Callable
 
 from psygnal import Signal
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,8 +65,20 @@ class Plan:
         return list(self._trajectories).index(trajectory_id)
 
     def new_id(self, prefix: str = "t") -> str:
-        taken = set(self._trajectories) | {s.id for t in self._trajectories.values() for s in t.spindles}
-        return next(f"{prefix}{n}" for n in itertools.count(1) if f"{prefix}{n}" not in taken)
+        return self.id_factory(prefix)()
+
+    def id_factory(self, prefix: str = "t") -> Callable[[], str]:
+        """Hands out ids unused in the plan and not handed out before by this factory
+        (for several new paths built before any is added)."""
+        issued: set[str] = set()
+
+        def next_id() -> str:
+            taken = issued | set(self._trajectories) | {s.id for t in self._trajectories.values() for s in t.spindles}
+            new = next(f"{prefix}{n}" for n in itertools.count(1) if f"{prefix}{n}" not in taken)
+            issued.add(new)
+            return new
+
+        return next_id
 
     def same_content(self, other: "Plan") -> bool:
         return (self.image == other.image and self.labels == other.labels

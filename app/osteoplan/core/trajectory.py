@@ -57,7 +57,8 @@ class Spindle(_Value):
         norm = float(np.linalg.norm(self.direction))
         if norm < 1e-9:
             raise ValueError("direction must not be the zero vector")
-        object.__setattr__(self, "direction", tuple(float(v) / norm for v in self.direction))
+        if abs(norm - 1.0) > 1e-12:  # already unit: keep it bit for bit, so that save -> load is exact
+            object.__setattr__(self, "direction", tuple(float(v) / norm for v in self.direction))
         return self
 
     def start_lps(self, trocar: "Trajectory") -> np.ndarray:

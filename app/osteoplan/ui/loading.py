@@ -19,26 +19,31 @@ if TYPE_CHECKING:
 IMAGE_FILE_FILTER = "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)"
 
 
-def _run(window: "MainWindow", title: str, work: Callable, on_success: Callable) -> BackgroundTask:
-    """Run `work(progress)` off the UI thread with a progress dialog; errors become messages."""
-    dialog = QProgressDialog(title, "", 0, 1000, window)
-    dialog.setWindowTitle("OsteoPlan")
-    dialog.setCancelButton(None)  # loaders cannot stop half-way; the window stays responsive meanwhile
-    dialog.setWindowModality(Qt.WindowModality.WindowModal)
-    dialog.setMinimumDuration(400)
-    dialog.setValue(0)
+def run_task(window: "MainWindow", title: str, work: Callable, on_success: Callable, quiet: bool = False) -> BackgroundTask:
+    """Run `work(progress)` off the UI thread with a progress dialog (none if `quiet`);
+    errors become messages, never crashes."""
+    dialog = None
+    if not quiet:
+        dialog = QProgressDialog(title, "", 0, 1000, window)
+        dialog.setWindowTitle("OsteoPlan")
+        dialog.setCancelButton(None)  # loaders cannot stop half-way; the window stays responsive meanwhile
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(400)
+        dialog.setValue(0)
     task = BackgroundTask(work)
     window._tasks.add(task)
 
     def finish() -> None:
-        dialog.reset()
-        dialog.deleteLater()
+        if dialog is not None:
+            dialog.reset()
+            dialog.deleteLater()
         window._tasks.discard(task)
 
     def progress(fraction: float, message: str) -> None:
-        dialog.setValue(int(1000 * min(max(fraction, 0.0), 0.999)))
-        if message:
-            dialog.setLabelText(message)
+        if dialog is not None:
+            dialog.setValue(int(1000 * min(max(fraction, 0.0), 0.999)))
+            if message:
+                dialog.setLabelText(message)
 
     def succeeded(result) -> None:
         finish()
@@ -75,7 +80,7 @@ def open_image(window: "MainWindow", path: str, series_uid: str | None = None) -
         window.show_load_warnings(case)
         window.remember_recent(str(path))
 
-    return _run(window, f"Loading {path}…", lambda progress: load_image(path, series_uid, progress), loaded)
+    return run_task(window, f"Loading {path}…", lambda progress: load_image(path, series_uid, progress), loaded)
 
 
 def open_label_map(window: "MainWindow", path: str) -> BackgroundTask:
@@ -84,12 +89,21 @@ def open_label_map(window: "MainWindow", path: str) -> BackgroundTask:
     case = window.case
 
     def loaded(labels) -> None:
-        window.set_case(case.with_labels(labels))
+        from osteoplan.core.plan import LabelsRef
+        from osteoplan.core.session import PlanSession
 
-    return _run(window, f"Loading label map {path}…",
+        labelled = case.with_labels(labels)
+        old = window.session  # the plan and its undo history carry over onto the labelled case
+        session = None
+        if old is not None:
+            old.plan.labels = LabelsRef(path=str(path))
+            session = PlanSession(labelled, old.plan, old.catalog, old.history, old.plan_path)
+        window.set_case(labelled, session)
+
+    return run_task(window, f"Loading label map {path}…",
                 lambda progress: load_label_map(path, reference=case.ct), loaded)
 
 
 def open_demo(window: "MainWindow", name: str) -> BackgroundTask:
-    return _run(window, f"Preparing the {name} demo case (first time only: a few seconds)…",
-                lambda progress: load_demo_case(name), window.set_case)
+    return run_task(window, f"Preparing the {name} demo case (first time only: a few seconds)…",
+                    lambda progress: load_demo_case(name), window.set_case)

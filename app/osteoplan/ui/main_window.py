@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
+    QDockWidget,
     QFileDialog,
     QGridLayout,
     QLabel,
@@ -17,17 +17,22 @@ from PySide6.QtWidgets import (
 )
 
 from osteoplan.core.case import Case
-from osteoplan.core.demo import DEMO_CASES, DEMO_DESCRIPTIONS
 from osteoplan.core.errors import OsteoPlanError
+from osteoplan.core.session import PlanSession
 from osteoplan.core.view_geometry import SliceOrientation
 from osteoplan.core.viewer import ViewerState
-from osteoplan.ui import dialogs, loading
+from osteoplan.ui import loading, menus
+from osteoplan.ui.menus import RECENT_FILES_KEY
+from osteoplan.ui.needle_views import NeedleViewsPanel
+from osteoplan.ui.plan_controller import PlanController
+from osteoplan.ui.plan_files import PlanFiles
 from osteoplan.ui.presets_toolbar import PresetsToolBar
 from osteoplan.ui.slice_view import SliceView
+from osteoplan.ui.tasks import BackgroundTask
+from osteoplan.ui.trajectory_panel import TrajectoryPanel
 from osteoplan.ui.volume_view import VolumeView
 
 LAYOUTS = ("four-up", "axial", "sagittal", "coronal", "3d")
-RECENT_FILES_KEY = "recent_files"
 MAX_RECENT_FILES = 10
 
 
@@ -64,9 +69,25 @@ class MainWindow(QMainWindow):
         for view in self.slice_views():
             view.hover_moved.connect(self._show_hover)
 
+        self.controller = PlanController(self)
+        self.plan_files = PlanFiles(self)
+        self.paths_panel = TrajectoryPanel(self.controller)
+        self.needle_panel = NeedleViewsPanel(self.viewer)
+        for view in (self.needle_panel.in_plane, self.needle_panel.probe_eye):
+            self.controller.attach_2d_view(view)
+        self.needle_panel.advance_changed.connect(self.controller.set_virtual_tip)
+        self.controller.selection_changed.connect(self._on_selection_changed)
+        self.controller.plan_edited.connect(self._on_plan_edited)
+        self.controller.status_message.connect(lambda text: self.statusBar().showMessage(text, 15000))
+        self.paths_panel.trajectory_activated.connect(self.centre_on_trajectory)
+        self.paths_dock = self._dock("Paths", self.paths_panel, "paths_dock")
+        self.needle_dock = self._dock("Needle views", self.needle_panel, "needle_dock")
+        self.splitDockWidget(self.paths_dock, self.needle_dock, Qt.Orientation.Vertical)
+        self.needle_dock.hide()  # appears when a path is selected
+
         self.presets_toolbar = PresetsToolBar(self.viewer, self)
         self.addToolBar(self.presets_toolbar)
-        self._build_menus()
+        menus.build_menus(self)
         self._cursor_label = QLabel()
         self._hover_label = QLabel()
         self._cursor_label.setObjectName("cursor_readout")
@@ -75,21 +96,92 @@ class MainWindow(QMainWindow):
         self.viewer.cursor_changed.connect(self._show_cursor)
         self.setAcceptDrops(True)
         self.resize(1280, 860)
+        self.resizeDocks([self.paths_dock], [360], Qt.Orientation.Horizontal)
         self._show_cursor(self.viewer.cursor_lps)
 
     def slice_views(self) -> list[SliceView]:
         return [view for view in self.views.values() if isinstance(view, SliceView)]
 
+    def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        return dock
+
+    @property
+    def session(self) -> PlanSession | None:
+        return self.controller.session
+
     # --- case ----------------------------------------------------------------------------
-    def set_case(self, case: Case | None) -> None:
+    def set_case(self, case: Case | None, session: PlanSession | None = None) -> None:
+        """Show a case with its plan (a new, empty plan unless `session` is given)."""
         self.case = case
         if case is not None:
             self.viewer.set_cursor(case.initial_cursor_lps)
         for view in self.views.values():
             view.set_case(case)
-        self.setWindowTitle(f"OsteoPlan — {case.title}" if case else "OsteoPlan")
+        self.needle_panel.set_case(case)
+        if case is not None and session is None:
+            session = PlanSession(case)
+        if session is not None:
+            self.plan_files.watch(session)
+            self.needle_panel.set_tissue_lookup(lambda lps, s=session: s.engine.tissue_at(lps))
+        self.controller.set_session(session)
+        if session is not None:
+            # Distance fields etc. are built in the background, so the first drag is smooth.
+            self.run_task("", lambda _progress, s=session: s.prepare(), lambda _r: self.controller.refresh_views(),
+                          quiet=True)
+        self.update_title()
         self._show_cursor(self.viewer.cursor_lps)
         self.case_shown.emit(case)
+
+    def update_title(self) -> None:
+        title = "OsteoPlan"
+        if self.case is not None:
+            title += f" — {self.case.title}"
+        if self.session is not None and self.session.plan_path is not None:
+            title += f" — {self.session.plan_path.name}"
+        self.setWindowTitle(title)
+
+    def _on_selection_changed(self, trajectory_id) -> None:
+        trajectory = None
+        if trajectory_id is not None and self.session is not None:
+            trajectory = self.session.plan.trajectory(trajectory_id)
+            self.needle_dock.show()
+        self.needle_panel.show_trajectory(trajectory)
+
+    def _on_plan_edited(self) -> None:
+        trajectory_id = self.controller.selected_id
+        if trajectory_id is not None and self.session is not None and trajectory_id in self.session.plan:
+            self.needle_panel.show_trajectory(self.session.plan.trajectory(trajectory_id))
+
+    def centre_on_trajectory(self, trajectory_id: str | None = None) -> None:
+        """Move the cursor to the needle's tip and fit the needle in the slice views."""
+        trajectory_id = trajectory_id or self.controller.selected_id
+        if self.session is None or trajectory_id is None:
+            return
+        trajectory = self.session.plan.trajectory(trajectory_id)
+        self.controller.select(trajectory_id)
+        self.viewer.set_cursor(trajectory.target)
+        low = np.minimum(trajectory.entry, trajectory.target) - 15.0
+        high = np.maximum(trajectory.entry, trajectory.target) + 15.0
+        for view in self.slice_views():
+            view.look_at((low + high) / 2, half_height_mm=view.fit_half_height(low, high))
+            view.move_plane_to(trajectory.target)
+            view.render()
+        self.needle_dock.show()
+
+    # --- background work -------------------------------------------------------------------
+    def run_task(self, title: str, work, on_success, quiet: bool = False) -> BackgroundTask:
+        """Run `work(progress)` off the UI thread; a progress dialog unless `quiet`; errors become messages."""
+        return loading.run_task(self, title, work, on_success, quiet)
+
+    def ask(self, title: str, question: str) -> bool:
+        answer = QMessageBox.question(self, title, question)
+        return answer == QMessageBox.StandardButton.Yes
 
     def show_load_warnings(self, case: Case) -> None:
         if case.warnings:
@@ -102,7 +194,7 @@ class MainWindow(QMainWindow):
         self.layout_name = name
         for view_name, view in self.views.items():
             view.setVisible(name == "four-up" or name == view_name)
-        for action in self._layout_actions.actions():
+        for action in self.layout_actions.actions():
             action.setChecked(action.data() == name)
 
     def toggle_maximised(self, name: str) -> None:
@@ -144,10 +236,17 @@ class MainWindow(QMainWindow):
             loading.open_label_map(self, path)
 
     def open_path(self, path: str, series_uid: str | None = None) -> None:
-        loading.open_image(self, path, series_uid)
+        """Open a CT (DICOM folder or image file), or a plan file (.json)."""
+        if not self.plan_files.confirm_discard():
+            return
+        if str(path).lower().endswith(".json"):
+            self.plan_files.open(path)
+        else:
+            loading.open_image(self, path, series_uid)
 
     def open_demo(self, name: str = "spine") -> None:
-        loading.open_demo(self, name)
+        if self.plan_files.confirm_discard():
+            loading.open_demo(self, name)
 
     def remember_recent(self, path: str) -> None:
         settings = QSettings()
@@ -156,46 +255,7 @@ class MainWindow(QMainWindow):
         self._refresh_recent_menu()
 
     def _refresh_recent_menu(self) -> None:
-        self._recent_menu.clear()
-        recent = QSettings().value(RECENT_FILES_KEY) or []
-        for path in recent:
-            self._recent_menu.addAction(path, lambda path=path: self.open_path(path))
-        self._recent_menu.setEnabled(bool(recent))
-
-    # --- menus -----------------------------------------------------------------------------
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction("Open &DICOM folder…", QKeySequence("Ctrl+D"), self.open_dicom_folder_dialog)
-        file_menu.addAction("&Open image file…", QKeySequence.StandardKey.Open, self.open_image_file_dialog)
-        file_menu.addAction("Open &label map…", QKeySequence("Ctrl+L"), self.open_label_map_dialog)
-        demo_menu = file_menu.addMenu("Open d&emo case")
-        for name in DEMO_CASES:
-            demo_menu.addAction(f"{name.capitalize()} ({DEMO_DESCRIPTIONS[name]})",
-                                lambda name=name: self.open_demo(name))
-        self._recent_menu = file_menu.addMenu("&Recent files")
-        self._refresh_recent_menu()
-        file_menu.addSeparator()
-        file_menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
-
-        view_menu = self.menuBar().addMenu("&View")
-        self._layout_actions = QActionGroup(self)
-        for index, name in enumerate(LAYOUTS):
-            label = "Four panes" if name == "four-up" else f"{'3D' if name == '3d' else name.capitalize()} only"
-            action = QAction(label, self, checkable=True, checked=name == "four-up")
-            action.setData(name)
-            action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
-            action.triggered.connect(lambda _=False, name=name: self.set_layout(name))
-            self._layout_actions.addAction(action)
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        view_menu.addActions(self.presets_toolbar.window_level_actions.actions())
-        view_menu.addSeparator()
-        view_menu.addAction(self.presets_toolbar.labels_action)
-        view_menu.addAction("&Reset views", QKeySequence("Ctrl+R"), self.reset_views)
-
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction("&Mouse and keyboard", lambda: dialogs.show_mouse_help(self))
-        help_menu.addAction("&About OsteoPlan", lambda: dialogs.show_about(self))
+        menus.refresh_recent_menu(self)
 
     def reset_views(self) -> None:
         for view in self.views.values():
@@ -229,6 +289,10 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def closeEvent(self, event):  # noqa: N802 (Qt naming)
-        for view in self.views.values():
+        if not self.plan_files.confirm_discard():
+            event.ignore()
+            return
+        self.plan_files.close()
+        for view in [*self.views.values(), self.needle_panel.in_plane, self.needle_panel.probe_eye]:
             view.close_pane()
         super().closeEvent(event)

@@ -47,10 +47,9 @@ class ResliceView(VtkPane):
                 self._label_layer.set_visible(self.viewer.labels_visible)
         self._update_window_level_text()
 
-    def render(self) -> None:
+    def prepare_frame(self) -> None:
         if self.case is not None:
             self.renderer.ResetCameraClippingRange()
-        super().render()
 
     # --- camera ------------------------------------------------------------------------
     @property

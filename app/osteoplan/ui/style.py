@@ -18,3 +18,14 @@ VIEW_TITLES = {
 PANE_BACKGROUND = (0.0, 0.0, 0.0)
 VOLUME_BACKGROUND_TOP = (0.18, 0.20, 0.26)
 VOLUME_BACKGROUND_BOTTOM = (0.02, 0.02, 0.04)
+
+# Needle colours by state (the core decides the state, the UI only colours it).
+from osteoplan.core.session import NeedleState  # noqa: E402
+
+NEEDLE_COLORS = {
+    NeedleState.OK: (0.25, 0.85, 0.45),
+    NeedleState.CAUTION: (1.0, 0.62, 0.10),
+    NeedleState.PROBLEM: (0.95, 0.20, 0.20),
+}
+PLACEMENT_COLOR = (0.55, 0.80, 1.0)  # the rubber band while a new path is being placed
+VIRTUAL_TIP_COLOR = (1.0, 0.95, 0.30)

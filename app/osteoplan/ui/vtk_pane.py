@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication, QWidget
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
@@ -44,6 +45,10 @@ class VtkPane(QVTKRenderWindowInteractor):
         self.interactor = self.GetRenderWindow().GetInteractor()
         self.interactor.SetInteractorStyle(vtkInteractorStyleUser())
         self._initialized = False
+        self.render_hooks: list = []  # callables(pane) run before each render (overlays follow the camera)
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.timeout.connect(self.render)
 
     def showEvent(self, event):  # noqa: N802 (Qt naming)
         super().showEvent(event)
@@ -54,13 +59,25 @@ class VtkPane(QVTKRenderWindowInteractor):
             self.Initialize()
             self._initialized = True
 
+    def request_render(self, delay_ms: int = 0) -> None:
+        """Render once, soon: many requests in one burst of events cost one frame."""
+        if not self._render_timer.isActive():
+            self._render_timer.start(delay_ms)
+
     def render(self) -> None:  # shadows QWidget.render on purpose: views call it to redraw
+        self._render_timer.stop()
+        for hook in self.render_hooks:
+            hook(self)
+        self.prepare_frame()
         self.ensure_initialized()
         window = self.GetRenderWindow()
         if is_offscreen():
             ratio = self.devicePixelRatioF()
             window.SetSize(max(int(self.width() * ratio), 1), max(int(self.height() * ratio), 1))
         window.Render()
+
+    def prepare_frame(self) -> None:
+        """Last adjustments before a frame (subclasses: clipping range, etc.)."""
 
     def capture(self) -> QImage:
         """The pane's current pixels (what VTK drew), as a QImage the size of the widget."""

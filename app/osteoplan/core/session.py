@@ -1,0 +1,159 @@
+"""A planning session: one case, its plan, the device catalog and the derived readouts.
+
+The GUI, `osteoplan check` and scripts all go through a session, so the numbers the user
+sees while dragging are the numbers the command line prints.
+"""
+
+from __future__ import annotations
+
+import threading
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+from psygnal import Signal
+
+from osteoplan.core.case import Case
+from osteoplan.core.demo import DEMO_IMAGE_PREFIX, is_builtin_image, load_demo_case
+from osteoplan.core.devices import Device, DeviceCatalog, DeviceKind, device_catalog
+from osteoplan.core.editing import PlanEditor
+from osteoplan.core.history import History
+from osteoplan.core.plan import ImageRef, Plan
+from osteoplan.core.readouts import ReadoutEngine, TrajectoryReadout
+from osteoplan.core.trajectory import Side, Trajectory, TrajectoryKind
+
+# The usual bone needle for each technique (Clarençon 2019: 11G and 13G for vertebroplasty);
+# the first catalog device of the gauge is used.
+DEFAULT_GAUGE = {TrajectoryKind.TRANSPEDICULAR: "11G", TrajectoryKind.PARAPEDICULAR: "11G",
+                 TrajectoryKind.TRANSCORTICAL: "10G", TrajectoryKind.FREE: "11G"}
+
+
+class NeedleState(str, Enum):
+    """How a needle should look; the UI maps these to colours."""
+
+    OK = "ok"
+    CAUTION = "caution"  # e.g. breach grade B-C, device too short
+    PROBLEM = "problem"  # e.g. breach grade D-E
+
+
+def needle_state(readout: TrajectoryReadout) -> NeedleState:
+    if readout.breach_grade in ("D", "E"):
+        return NeedleState.PROBLEM
+    if readout.breach_grade in ("B", "C") or readout.device_long_enough is False:
+        return NeedleState.CAUTION
+    return NeedleState.OK
+
+
+class PlanSession:
+    readouts_changed = Signal(str)  # trajectory id whose readouts are new
+
+    def __init__(self, case: Case, plan: Plan | None = None, catalog: DeviceCatalog | None = None,
+                 history: History | None = None, plan_path: Path | None = None) -> None:
+        self.case = case
+        self.plan = plan if plan is not None else Plan(ImageRef(path=case.source or "image"))
+        self.catalog = catalog or device_catalog()
+        self.editor = PlanEditor(self.plan, history)
+        self.plan_path = plan_path
+        self._engine: ReadoutEngine | None = None
+        self._engine_lock = threading.Lock()  # prepare() may run in a worker while the UI asks
+        self._readouts: dict[str, tuple[Trajectory, TrajectoryReadout]] = {}
+        self.plan.trajectory_changed.connect(self._forget)
+        self.plan.trajectory_removed.connect(self._forget)
+
+    @property
+    def history(self) -> History:
+        return self.editor.history
+
+    # --- readouts --------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Build the readout engine's fields now (slow once; call off the UI thread)."""
+        self.engine  # noqa: B018
+
+    @property
+    def engine(self) -> ReadoutEngine:
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = ReadoutEngine(self.case)
+            return self._engine
+
+    def readout(self, trajectory_id: str) -> TrajectoryReadout:
+        trajectory = self.plan.trajectory(trajectory_id)
+        cached = self._readouts.get(trajectory_id)
+        if cached is not None and cached[0] == trajectory:
+            return cached[1]
+        spindle_devices = {s.id: self.catalog.get(s.device) for s in trajectory.spindles}
+        readout = self.engine.compute(trajectory, self.catalog.get(trajectory.device), spindle_devices)
+        self._readouts[trajectory_id] = (trajectory, readout)
+        return readout
+
+    def state(self, trajectory_id: str) -> NeedleState:
+        return needle_state(self.readout(trajectory_id))
+
+    def _forget(self, trajectory_id: str) -> None:
+        self._readouts.pop(trajectory_id, None)
+        self.readouts_changed.emit(trajectory_id)
+
+    # --- devices ---------------------------------------------------------------------------
+    def device(self, device_id: str) -> Device:
+        return self.catalog.get(device_id)
+
+    def default_device(self, kind: TrajectoryKind) -> Device:
+        trocars = self.catalog.of_kind(DeviceKind.TROCAR)
+        gauge = DEFAULT_GAUGE.get(kind, "11G")
+        return next((d for d in trocars if d.gauge == gauge), trocars[0])
+
+    def default_spindle_device(self) -> Device:
+        return self.catalog.of_kind(DeviceKind.SPINDLE, DeviceKind.KWIRE)[0]
+
+    # --- new paths -------------------------------------------------------------------------
+    def new_trajectory(self, entry_lps, target_lps, kind: TrajectoryKind = TrajectoryKind.FREE,
+                       device_id: str | None = None, side: Side | None = None, name: str | None = None) -> Trajectory:
+        """A trajectory with a fresh id and a readable default name (not yet in the plan)."""
+        trajectory_id = self.plan.new_id("t")
+        entry = np.asarray(entry_lps, dtype=float)
+        if side is None and kind in (TrajectoryKind.TRANSPEDICULAR, TrajectoryKind.PARAPEDICULAR):
+            side = Side.LEFT if entry[0] > float(np.asarray(target_lps, dtype=float)[0]) else Side.RIGHT
+        return Trajectory(
+            id=trajectory_id,
+            name=name or f"Path {trajectory_id[1:]}",
+            kind=kind,
+            side=side,
+            entry_lps=tuple(entry),
+            target_lps=tuple(np.asarray(target_lps, dtype=float)),
+            device=device_id or self.default_device(kind).id,
+        )
+
+
+
+def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
+    """The CT (and label map) a loaded plan refers to, with what the user should be told.
+
+    Raises `LoadError` when the image cannot be loaded.
+    """
+    from osteoplan.core.io import load_image, load_label_map
+    from osteoplan.core.io.plan_file import check_image_hash
+
+    image = loaded.plan.image
+    warnings: list[str] = []
+    if is_builtin_image(image.path):
+        case = load_demo_case(image.path[len(DEMO_IMAGE_PREFIX):])
+    else:
+        result = load_image(loaded.image_path, image.series_uid, progress)
+        case = Case(ct=result.volume, source=str(loaded.image_path), warnings=tuple(result.warnings))
+        warnings += result.warnings
+        if loaded.labels_path is not None:
+            names = loaded.plan.labels.names if loaded.plan.labels else None
+            case = case.with_labels(load_label_map(loaded.labels_path, names, reference=case.ct))
+    mismatch = check_image_hash(loaded, case.ct)
+    if mismatch:
+        warnings.append(mismatch)
+    return case, warnings
+
+
+def open_plan_session(path, progress=None) -> tuple[PlanSession, list[str]]:
+    """Load a plan file and its image into a session (what `osteoplan check` and the GUI do)."""
+    from osteoplan.core.io.plan_file import load_plan
+
+    loaded = load_plan(path)
+    case, warnings = load_case_for_plan(loaded, progress)
+    return PlanSession(case, loaded.plan, plan_path=Path(path)), [*loaded.warnings, *warnings]

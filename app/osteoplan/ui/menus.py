@@ -1,0 +1,113 @@
+"""The main window's menus and their shortcuts (one place, also listed in Help)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+
+from osteoplan.core.demo import DEMO_CASES, DEMO_DESCRIPTIONS
+from osteoplan.core.trajectory import TrajectoryKind
+from osteoplan.ui import dialogs
+
+if TYPE_CHECKING:
+    from osteoplan.ui.main_window import MainWindow
+
+LAYOUT_LABELS = {"four-up": "Four panes", "axial": "Axial only", "sagittal": "Sagittal only",
+                 "coronal": "Coronal only", "3d": "3D only"}
+RECENT_FILES_KEY = "recent_files"
+
+
+def build_menus(window: "MainWindow") -> None:
+    _file_menu(window)
+    _edit_menu(window)
+    _plan_menu(window)
+    _view_menu(window)
+    help_menu = window.menuBar().addMenu("&Help")
+    help_menu.addAction("&Mouse and keyboard", lambda: dialogs.show_mouse_help(window))
+    help_menu.addAction("&About OsteoPlan", lambda: dialogs.show_about(window))
+
+
+def _file_menu(window: "MainWindow") -> None:
+    menu = window.menuBar().addMenu("&File")
+    menu.addAction("Open &DICOM folder…", QKeySequence("Ctrl+D"), window.open_dicom_folder_dialog)
+    menu.addAction("&Open image file…", QKeySequence.StandardKey.Open, window.open_image_file_dialog)
+    menu.addAction("Open &label map…", QKeySequence("Ctrl+L"), window.open_label_map_dialog)
+    demo_menu = menu.addMenu("Open d&emo case")
+    for name in DEMO_CASES:
+        demo_menu.addAction(f"{name.capitalize()} ({DEMO_DESCRIPTIONS[name]})", lambda name=name: window.open_demo(name))
+    window._recent_menu = menu.addMenu("&Recent files")
+    refresh_recent_menu(window)
+    menu.addSeparator()
+    menu.addAction("Open &plan…", QKeySequence("Ctrl+Shift+O"), window.plan_files.open_dialog)
+    menu.addAction("&Save plan", QKeySequence.StandardKey.Save, window.plan_files.save)
+    menu.addAction("Save plan &as…", QKeySequence.StandardKey.SaveAs, window.plan_files.save_as)
+    menu.addSeparator()
+    menu.addAction("&Quit", QKeySequence.StandardKey.Quit, window.close)
+
+
+def refresh_recent_menu(window: "MainWindow") -> None:
+    window._recent_menu.clear()
+    recent = QSettings().value(RECENT_FILES_KEY) or []
+    for path in recent:
+        window._recent_menu.addAction(path, lambda path=path: window.open_path(path))
+    window._recent_menu.setEnabled(bool(recent))
+
+
+def _edit_menu(window: "MainWindow") -> None:
+    menu = window.menuBar().addMenu("&Edit")
+    window.undo_action = menu.addAction("&Undo", QKeySequence.StandardKey.Undo, lambda: _history_step(window, "undo"))
+    window.redo_action = menu.addAction("&Redo", QKeySequence.StandardKey.Redo, lambda: _history_step(window, "redo"))
+    menu.aboutToShow.connect(lambda: _update_undo_labels(window))
+
+
+def _history_step(window: "MainWindow", step: str) -> None:
+    if window.session is not None:
+        getattr(window.session.history, step)()
+
+
+def _update_undo_labels(window: "MainWindow") -> None:
+    history = window.session.history if window.session else None
+    window.undo_action.setEnabled(bool(history and history.can_undo))
+    window.redo_action.setEnabled(bool(history and history.can_redo))
+    window.undo_action.setText(f"&Undo {history.undo_label}" if history and history.can_undo else "&Undo")
+    window.redo_action.setText(f"&Redo {history.redo_label}" if history and history.can_redo else "&Redo")
+
+
+def _plan_menu(window: "MainWindow") -> None:
+    controller = window.controller
+    menu = window.menuBar().addMenu("&Plan")
+    new_path = menu.addMenu("&New path (click entry, then target)")
+    shortcuts = {TrajectoryKind.TRANSPEDICULAR: "T", TrajectoryKind.TRANSCORTICAL: "C"}
+    for kind in TrajectoryKind:
+        action = new_path.addAction(kind.value.capitalize(), lambda kind=kind: controller.start_placement(kind))
+        if kind in shortcuts:
+            action.setShortcut(QKeySequence(shortcuts[kind]))
+    menu.addAction("&Bilateral transpedicular at the cursor", QKeySequence("Ctrl+B"),
+                   controller.add_bilateral_transpedicular_at_cursor)
+    menu.addAction("&Femoral neck paths at the cursor", controller.add_femoral_neck_at_cursor)
+    menu.addSeparator()
+    menu.addAction("&Align the selected path with its pedicle", QKeySequence("Ctrl+Shift+A"), controller.align_selected)
+    menu.addAction("&Centre views on the selected needle", QKeySequence("Ctrl+E"), window.centre_on_trajectory)
+    menu.addAction("&Delete the selected path", QKeySequence.StandardKey.Delete, controller.delete_selected)
+    menu.addAction("Cancel the tool", QKeySequence("Esc"), controller.cancel_placement)
+
+
+def _view_menu(window: "MainWindow") -> None:
+    menu = window.menuBar().addMenu("&View")
+    window.layout_actions = QActionGroup(window)
+    for index, (name, label) in enumerate(LAYOUT_LABELS.items()):
+        action = QAction(label, window, checkable=True, checked=name == "four-up")
+        action.setData(name)
+        action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+        action.triggered.connect(lambda _=False, name=name: window.set_layout(name))
+        window.layout_actions.addAction(action)
+        menu.addAction(action)
+    menu.addSeparator()
+    menu.addActions(window.presets_toolbar.window_level_actions.actions())
+    menu.addSeparator()
+    menu.addAction(window.presets_toolbar.labels_action)
+    menu.addAction(window.paths_dock.toggleViewAction())
+    menu.addAction(window.needle_dock.toggleViewAction())
+    menu.addAction("&Reset views", QKeySequence("Ctrl+R"), window.reset_views)
