@@ -3,7 +3,9 @@
     osteoplan [PATH] [--demo [spine|hip]]          open the GUI
     osteoplan info PATH [--json]                    describe a DICOM folder or image file
     osteoplan phantom OUT_DIR [--case spine|hip]    write a demo case as NIfTI + labels
-    osteoplan screenshot [PATH | --demo [CASE]] --out FILE.png [--view V] [--size WxH]
+    osteoplan screenshot [PATH | --demo [CASE] | --plan PLAN.json] --out FILE.png [--view V] [--size WxH]
+    osteoplan check PLAN.json [--json]              readouts and warnings of a plan (exit 1 on a stop)
+    osteoplan devices [--json]                      the device catalog (built-in and plugins)
     osteoplan devices [--json]                      list the device catalog (built-in and plugins)
 
 Bad input ends with exit code 2 and one line on stderr, never a traceback
@@ -22,6 +24,7 @@ from pathlib import Path
 from osteoplan.core.demo import DEMO_CASES
 from osteoplan.core.errors import OsteoPlanError
 
+EXIT_STOP = 1  # `check`: the plan has a stop warning
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL_ERROR = 3
 VIEWS = ("four-up", "axial", "sagittal", "coronal", "3d")
@@ -69,8 +72,14 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     shot = commands.add_parser("screenshot", help="render the main window offscreen to a PNG")
     shot.add_argument("path", nargs="?")
     _add_demo_option(shot)
+    shot.add_argument("--plan", help="a plan file: its image with its paths")
     shot.add_argument("--out", required=True, help="PNG file to write")
-    shot.add_argument("--view", choices=VIEWS, default="four-up")
+    shot.add_argument("--view", default="four-up", type=_view_choice,
+                      help=f"{'|'.join(VIEWS)}, or needle:<trajectory id> for a plan's needle views")
+
+    check = commands.add_parser("check", help="evaluate a plan headless: readouts and warnings")
+    check.add_argument("plan")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
     shot.add_argument("--size", default="1400x900", help="window size WxH in pixels (default 1400x900)")
 
     devices = commands.add_parser("devices", help="list the device catalog (built-in and plugin devices)")
@@ -78,7 +87,13 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SUBCOMMANDS = ("info", "phantom", "screenshot", "devices")
+def _view_choice(text: str) -> str:
+    if text in VIEWS or (text.startswith("needle:") and len(text) > len("needle:")):
+        return text
+    raise argparse.ArgumentTypeError(f"invalid view {text!r}: choose {', '.join(VIEWS)} or needle:<trajectory id>")
+
+
+SUBCOMMANDS = ("info", "phantom", "screenshot", "check", "devices")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in SUBCOMMANDS:
             args = _subcommand_parser().parse_args(argv)
-            handlers = {"info": _info, "phantom": _phantom, "screenshot": _screenshot, "devices": _devices}
+            handlers = {"info": _info, "phantom": _phantom, "screenshot": _screenshot, "devices": _devices,
+                        "check": _check}
             return handlers[args.command](args)
         args = _gui_parser().parse_args(argv)
         if args.path and args.demo:
@@ -147,10 +163,18 @@ def _parse_size(text: str) -> tuple[int, int]:
 def _screenshot(args) -> int:
     from osteoplan.core.case import Case
 
-    if args.path and args.demo:
-        raise UsageError("give either a PATH or --demo, not both")
+    if sum(bool(x) for x in (args.path, args.demo, args.plan)) > 1:
+        raise UsageError("give one of PATH, --demo or --plan")
     size = _parse_size(args.size)
-    if args.path:
+    session = None
+    if args.plan:
+        from osteoplan.core.session import open_plan_session
+
+        session, warnings = open_plan_session(args.plan)
+        case = session.case
+        for warning in warnings:
+            print(f"osteoplan: warning: {warning}", file=sys.stderr)
+    elif args.path:
         from osteoplan.core.io import load_image
 
         loaded = load_image(args.path)
@@ -161,10 +185,44 @@ def _screenshot(args) -> int:
         from osteoplan.core.demo import load_demo_case
 
         case = load_demo_case(args.demo or "spine")
+    if args.view.startswith("needle:"):
+        needle_id = args.view.split(":", 1)[1]
+        if session is None or needle_id not in session.plan:
+            known = ", ".join(t.id for t in session.plan.trajectories) if session else "none: give --plan"
+            raise UsageError(f"--view {args.view}: no trajectory {needle_id!r} (trajectories: {known})")
     from osteoplan.ui.screenshot import render_screenshot
 
-    print(render_screenshot(case, args.out, view=args.view, size=size))
+    print(render_screenshot(case, args.out, view=args.view, size=size, session=session))
     return 0
+
+
+def _check(args) -> int:
+    from osteoplan.core.plan_check import check_plan
+    from osteoplan.core.safety import Severity
+    from osteoplan.core.session import open_plan_session
+
+    session, notes = open_plan_session(args.plan)
+    report = check_plan(session, args.plan)
+    for note in notes:
+        print(f"osteoplan: warning: {note}", file=sys.stderr)
+    stop = any(w["severity"] == Severity.STOP.value for w in report["warnings"])
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_STOP if stop else 0
+    print(f"{args.plan}: {len(report['trajectories'])} path(s) on {session.case.title}")
+    for item in report["trajectories"]:
+        skin = "-" if item["skin_depth_mm"] is None else f"{item['skin_depth_mm']:.1f} mm"
+        print(f"  {item['id']} {item['kind']} {item['device']}: length {item['length_mm']:.1f} mm, in bone "
+              f"{item['bone_path_mm']:.1f} mm, skin depth {skin}, tip in {item['tip_tissue']}, angles transverse "
+              f"{item['angles_deg']['transverse']:+.1f}° sagittal {item['angles_deg']['sagittal']:+.1f}°"
+              + (f", breach grade {item['breach_grade']}" if item["breach_grade"] else ""))
+        for spindle in item["spindles"]:
+            print(f"      spindle {spindle['id']}: {'anchored' if spindle['anchored'] else 'NOT anchored'} "
+                  f"({spindle['anchorage_mm']:.1f} mm in healthy bone)")
+    for warning in report["warnings"]:
+        print(f"  {warning['severity'].upper():4} {warning['message']}")
+    print("STOP: the plan has at least one stop warning." if stop else "No stop warning.")
+    return EXIT_STOP if stop else 0
 
 
 def _devices(args) -> int:

@@ -63,6 +63,7 @@ def window(qtbot, synthetic_case):
     from osteoplan.ui.main_window import MainWindow
 
     main = MainWindow()
+    main.plan_files.confirm_discard = lambda: True  # never a blocking "save changes?" question in tests
     qtbot.addWidget(main)
     main.resize(1000, 760)
     main.show()

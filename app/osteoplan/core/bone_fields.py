@@ -7,8 +7,11 @@ a lesion touching a bone counts as inside that bone (a lytic metastasis replaces
 Without bone labels, bone is CT >= the cancellous-bone HU threshold, closed and hole-filled.
 
 The body is everything inside the skin: CT > -300 HU with its holes (lungs, bowel gas)
-filled in 3-D; the first and last slices are closed with a lid first so that a lung or
-airway cut by the scan range still counts as a hole.
+filled in 3-D (found on a ~1.5 mm grid); the first and last slices are closed with a lid
+first so that a lung or airway cut by the scan range still counts as a hole.
+
+Distance fields are cut to a structure's box (+ SDF_MARGIN_MM) and, on thin slices,
+computed on a grid subsampled to about the in-plane spacing.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ phantom's, or bone from CT thresholds) in the patient's LPS axes:
   mid-sagittal strip between the body and the spinous process;
 - the **body** is the bone in front of the canal;
 - each **pedicle** is the narrow bony bridge beside the canal between the body and the
-  posterior arch: the coronal slab (constant y) of that side's bone with the smallest
-  cross-section area, between the canal's front and the middle of its back half.
+  posterior arch: around the coronal slab (constant y) of that side's bone with the
+  smallest cross-section area, between the canal's front and the middle of its back half,
+  the band of slabs within 30 % of that area; its centre is the band's centroid.
 
 `align_transpedicular` keeps the target and turns the path about it so that the needle
 stays as far as possible from the pedicle cortex: it minimises a soft maximum of the
@@ -24,23 +25,26 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, optimize
 
-from osteoplan.core.bone_fields import BoneStructures, CropField
+from osteoplan.core.bone_fields import BoneStructures, CropField, hu_bone_mask
 from osteoplan.core.case import Case
 from osteoplan.core.trajectory import Side, Trajectory
 
 CANAL_MIN_AREA_MM2 = 30.0  # smaller enclosed holes are foramina or segmentation gaps, not the canal
+MIN_CANAL_DEPTH_MM = 5.0  # antero-posterior; less is a vertebra cut by the scan range
+MIN_BODY_DEPTH_MM = 10.0
 PEDICLE_MIN_AREA_MM2 = 8.0  # thinner slabs are noise at the edge of the search band
 PEDICLE_BAND_FACTOR = 1.3  # the pedicle band: slabs within this factor of the narrowest one
 PEDICLE_BAND_MARGIN_MM = 1.0
 SOFT_MAX_MM = 0.2  # temperature of the soft maximum (mm): smooth for the optimiser, ~max
 ALIGN_STEP_MM = 0.25
 ENTRY_CLEARANCE_MM = 1.0  # an aligned entry ending in bone is pulled back until this far out
+ENTRY_PULL_BACK_MM = 80.0
 
 
 @dataclass(frozen=True)
 class PedicleEstimate:
     side: str  # "left" (+x) or "right"
-    center_lps: np.ndarray  # centroid of the narrowest coronal slab
+    center_lps: np.ndarray  # centroid of the narrow part (the band)
     band_y_mm: tuple[float, float]  # AP range (LPS y) of the narrow part
     area_mm2: float  # cross-section of the narrowest slab
 
@@ -54,24 +58,26 @@ class VertebraAnatomy:
     pedicles: dict[str, PedicleEstimate]  # by side; a side is missing when no pedicle was found
 
 
-def voxel_points_lps(mask: np.ndarray, start_kji, field: CropField) -> np.ndarray:
-    kji = np.argwhere(mask) + np.asarray(start_kji)
+def voxel_points_lps(mask: np.ndarray, start_kji, field: CropField, step_kji=(1, 1, 1)) -> np.ndarray:
+    """LPS centres of the voxels of a mask subsampled by `step_kji` from the case grid at `start_kji`."""
+    kji = np.argwhere(mask) * np.asarray(step_kji) + np.asarray(start_kji)
     return field.grid.index_to_lps(kji[:, ::-1].astype(float))
 
 
 def _canal_from_holes(mask: np.ndarray, start_kji, field: CropField, points: np.ndarray) -> np.ndarray | None:
+    step = field.step_kji
     in_slice = np.zeros((3, 3, 3), dtype=bool)
     in_slice[1] = ndimage.generate_binary_structure(2, 1)  # fill and label within axial slices only
     holes = ndimage.binary_fill_holes(mask, structure=in_slice) & ~mask
     components, count = ndimage.label(holes, structure=in_slice)
     if count == 0:
         return None
-    sx, sy = field.grid.spacing[:2]
+    sx, sy = field.grid.spacing[0] * step[2], field.grid.spacing[1] * step[1]
     sizes = np.bincount(components.ravel())[1:] * sx * sy  # per component (one slice each)
     keep = np.flatnonzero(sizes >= CANAL_MIN_AREA_MM2) + 1
     if len(keep) == 0:
         return None
-    canal = voxel_points_lps(np.isin(components, keep), start_kji, field)
+    canal = voxel_points_lps(np.isin(components, keep), start_kji, field, step)
     centre_y = points[:, 1].mean()
     canal = canal[canal[:, 1] > centre_y - 5.0]  # a hole in the body (unlabelled lesion) is not the canal
     return canal if len(canal) else None
@@ -96,12 +102,19 @@ def _canal_from_midline_gap(points: np.ndarray) -> np.ndarray | None:
 def _pedicle(points: np.ndarray, side: str, canal_x: float, y_lo: float, y_hi: float,
              voxel_mm3: float, bin_mm: float) -> PedicleEstimate | None:
     sign = 1.0 if side == "left" else -1.0
-    lateral = points[(sign * (points[:, 0] - canal_x) > 1.0) & (points[:, 1] >= y_lo) & (points[:, 1] <= y_hi)]
+    lateral = points[sign * (points[:, 0] - canal_x) > 1.0]
     if len(lateral) == 0:
         return None
-    edges = np.arange(y_lo, y_hi + bin_mm, bin_mm)
+    # Whole bins inside [y_lo, y_hi], their edges half-way between voxel rows (no row on an
+    # edge, no part-filled bin at either end to fake a narrow slab).
+    row_y = float(lateral[0, 1])
+    first = row_y + bin_mm * (np.ceil((y_lo - row_y) / bin_mm - 0.5) + 0.5)
+    edges = first + bin_mm * np.arange(int(np.floor((y_hi - first) / bin_mm)) + 1)
+    if len(edges) < 2:
+        return None
+    lateral = lateral[(lateral[:, 1] >= edges[0]) & (lateral[:, 1] < edges[-1])]
     area = np.histogram(lateral[:, 1], bins=edges)[0] * voxel_mm3 / bin_mm
-    area = np.convolve(area, np.ones(3) / 3.0, mode="same")
+    area = ndimage.uniform_filter1d(area, 3, mode="nearest")
     candidates = np.flatnonzero(area >= PEDICLE_MIN_AREA_MM2)
     if len(candidates) == 0:
         return None
@@ -112,15 +125,20 @@ def _pedicle(points: np.ndarray, side: str, canal_x: float, y_lo: float, y_hi: f
         lo -= 1
     while hi < len(area) - 1 and PEDICLE_MIN_AREA_MM2 <= area[hi + 1] <= limit:
         hi += 1
-    y_mid = 0.5 * (edges[narrowest] + edges[narrowest + 1])
-    slab = lateral[np.abs(lateral[:, 1] - y_mid) <= max(1.5, bin_mm)]
-    centre = np.array([slab[:, 0].mean(), y_mid, slab[:, 2].mean()])
+    band = lateral[(lateral[:, 1] >= edges[lo]) & (lateral[:, 1] < edges[hi + 1])]
+    centre = band.mean(axis=0)  # mid-way along the narrow part, on its axis
     return PedicleEstimate(side, centre, (float(edges[lo]), float(edges[hi + 1])), float(area[narrowest]))
 
 
 def analyse_vertebra(mask: np.ndarray, start_kji, field: CropField) -> VertebraAnatomy:
-    """Canal, body and pedicles of one vertebra given as a [k, j, i] mask on a box of the case grid."""
-    points = voxel_points_lps(mask, start_kji, field)
+    """Canal, body and pedicles of one vertebra given as a [k, j, i] mask on a box of the case grid.
+
+    The mask is read on the grid of its distance field (`field.step_kji`): thin slices add
+    nothing here but time.
+    """
+    step = field.step_kji
+    mask = mask[::step[0], ::step[1], ::step[2]]
+    points = voxel_points_lps(mask, start_kji, field, step)
     if len(points) == 0:
         raise ValueError("the vertebra mask is empty")
     canal = _canal_from_holes(mask, start_kji, field, points)
@@ -132,9 +150,12 @@ def analyse_vertebra(mask: np.ndarray, start_kji, field: CropField) -> VertebraA
     front, back = np.percentile(canal[:, 1], [5, 95])
     near_midline = points[(np.abs(points[:, 0] - canal_x) < 10.0) & (points[:, 1] < front)]
     anterior = float(np.percentile(near_midline[:, 1], 1)) if len(near_midline) else float(points[:, 1].min())
-    voxel_mm3 = float(np.prod(field.grid.spacing))
+    if back - front < MIN_CANAL_DEPTH_MM or front - anterior < MIN_BODY_DEPTH_MM:
+        raise ValueError("this vertebra is incomplete in the image (cut by the scan range?): "
+                         "no body and canal to plan through")
+    voxel_mm3 = float(np.prod(np.asarray(field.grid.spacing) * step[::-1]))
     # Whole rows of voxels per bin: bins narrower than the row spacing alias the area profile.
-    row_mm = float(field.grid.spacing[1])
+    row_mm = float(field.grid.spacing[1] * step[1])
     bin_mm = row_mm * max(1, round(1.0 / row_mm))
     y_lo, y_hi = front - 4.0, canal_y + 0.5 * (back - canal_y)
     pedicles = {}
@@ -167,7 +188,8 @@ def pedicle_clearance_cost(field: CropField, pedicle: PedicleEstimate, target: n
     points = target + s[:, None] * outward
     lo, hi = pedicle.band_y_mm
     near = np.linalg.norm(points - pedicle.center_lps, axis=1) < 20.0
-    selected = points[near & (points[:, 1] >= lo - PEDICLE_BAND_MARGIN_MM) & (points[:, 1] <= hi + PEDICLE_BAND_MARGIN_MM)]
+    in_band = (points[:, 1] >= lo - PEDICLE_BAND_MARGIN_MM) & (points[:, 1] <= hi + PEDICLE_BAND_MARGIN_MM)
+    selected = points[near & in_band]
     if len(selected) == 0:
         return 100.0 + float(np.min(np.linalg.norm(points - pedicle.center_lps, axis=1)))
     sdf = field.sample(selected).astype(float)
@@ -216,8 +238,6 @@ def vertebra_at(structures: BoneStructures, point_lps, target_structure: str | N
 
 def hu_vertebra_at(structures: BoneStructures, point: np.ndarray):
     """Without labels: the bone (CT threshold) connected to the point, in a box around one vertebra."""
-    from osteoplan.core.bone_fields import hu_bone_mask
-
     grid = structures.grid
     lo = grid.lps_to_index(point + np.array([-50.0, -40.0, -20.0]))
     hi = grid.lps_to_index(point + np.array([50.0, 70.0, 20.0]))
@@ -234,7 +254,7 @@ def hu_vertebra_at(structures: BoneStructures, point: np.ndarray):
     label = components[tuple(seed)]
     if label == 0:  # clicked just outside the bone: take the nearest component
         kji = np.argwhere(bone)
-        label = components[tuple(kji[np.argmin(np.linalg.norm(kji - seed, axis=1))])]
+        label = components[tuple(kji[np.argmin(np.linalg.norm((kji - seed) * grid.spacing[::-1], axis=1))])]
     mask = components == label
     start_kji = tuple(int(v) for v in start)
     return mask, start_kji, structures.field_from_mask(mask, start_kji, "bone")
@@ -264,8 +284,11 @@ def align_transpedicular(case: Case, trajectory: Trajectory, radius_mm: float,
 
 def aligned_entry(field: CropField, pedicle: PedicleEstimate, target: np.ndarray, outward: np.ndarray,
                   length_mm: float, radius_mm: float) -> np.ndarray:
+    """The entry `length_mm` from the target along the aligned direction, pulled back (by up to
+    ENTRY_PULL_BACK_MM) while the needle there would still touch the vertebra."""
     direction = aligned_direction(field, pedicle, target, outward, length_mm)
     length = length_mm
-    while float(field.sample(target + length * direction)) < radius_mm + ENTRY_CLEARANCE_MM and length < length_mm + 80:
+    while (float(field.sample(target + length * direction)) < radius_mm + ENTRY_CLEARANCE_MM
+           and length < length_mm + ENTRY_PULL_BACK_MM):
         length += 1.0
     return target + length * direction

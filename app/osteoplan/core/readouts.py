@@ -31,6 +31,7 @@ import numpy as np
 
 from osteoplan.core.bone_fields import BoneStructures, CaseMasks, CropField
 from osteoplan.core.case import Case
+from osteoplan.core.pedicle import PedicleEstimate, VertebraAnatomy, analyse_vertebra, infer_side
 from osteoplan.core.tissue import TissueLookup
 from osteoplan.core.trajectory import Side, Trajectory, TrajectoryKind
 
@@ -74,6 +75,9 @@ class TrajectoryReadout:
     device_long_enough: bool | None  # device length >= skin-to-target distance (None if unknown)
     spindles: tuple[SpindleReadout, ...]
     breach_direction: str | None = None  # "medial", "lateral", "cranial" or "caudal" when breach_mm > 0
+    # skin to target along the path's line, also when the entry lies inside the body (what
+    # device_long_enough compares the device length with); None if no skin is found
+    skin_to_target_mm: float | None = None
 
 
 def breach_grade(breach_mm: float) -> str:
@@ -149,6 +153,7 @@ class ReadoutEngine:
         self.case = case
         self.min_anchorage_mm = float(min_anchorage_mm)
         self.structures = BoneStructures(case)
+        self._anatomies: dict[str, VertebraAnatomy | None] = {}
 
     @cached_property
     def masks(self) -> CaseMasks:
@@ -170,6 +175,7 @@ class ReadoutEngine:
         t, points = _samples(entry, target)
         fractions = self.masks.fractions(points)
         skin_depth = self._skin_depth(t, fractions[:, 0])
+        skin_to_target = skin_depth if skin_depth is not None else self.skin_distance_mm(trajectory)
         breach_mm, direction = None, None
         if trajectory.kind == TrajectoryKind.TRANSPEDICULAR:
             breach_mm, direction = self.breach(trajectory, device.outer_diameter_mm / 2.0, points)
@@ -181,9 +187,11 @@ class ReadoutEngine:
             angles_deg=trajectory_angles_deg(entry, target, trajectory.side),
             breach_grade=None if breach_mm is None else breach_grade(breach_mm),
             breach_mm=breach_mm,
-            device_long_enough=self._long_enough(trajectory, device, skin_depth),
+            device_long_enough=None if device.length_mm is None or skin_to_target is None else bool(
+                float(device.length_mm) >= skin_to_target - 1e-6),
             spindles=tuple(self.spindle(trajectory, s.id) for s in trajectory.spindles),
             breach_direction=direction,
+            skin_to_target_mm=skin_to_target,
         )
 
     # --- pieces -------------------------------------------------------------------------
@@ -193,12 +201,6 @@ class ReadoutEngine:
         if start is None or not (body < 0.5).any():
             return None  # the target is outside the body, or the whole path is inside it
         return float(t[-1] - start)
-
-    def _long_enough(self, trajectory: Trajectory, device: NeedleGeometry, skin_depth: float | None) -> bool | None:
-        if device.length_mm is None:
-            return None
-        skin_to_target = skin_depth if skin_depth is not None else self.skin_distance_mm(trajectory)
-        return None if skin_to_target is None else bool(float(device.length_mm) >= skin_to_target - 1e-6)
 
     def skin_distance_mm(self, trajectory: Trajectory) -> float | None:
         """Skin-to-target distance along the path's line, looking up to SKIN_SEARCH_MM behind the entry."""
@@ -211,8 +213,10 @@ class ReadoutEngine:
         """(mm of needle surface outside the target bone along its intraosseous course, side of the breach).
 
         The course starts where the axis enters the bone, once the needle has stopped going
-        deeper through the entry cortex (or is wholly inside); (None, None) if the axis never
-        enters the bone.
+        deeper through the entry cortex (or is wholly inside), and at the latest where the path
+        reaches the pedicle's narrow part: a needle that misses the pedicle (e.g. through the
+        canal) and enters the body behind it is graded at the pedicle. (None, None) if the
+        course is empty.
         """
         field = self.structures.field_near(trajectory.target, trajectory.target_structure)
         if field is None:
@@ -221,6 +225,10 @@ class ReadoutEngine:
             points = _samples(trajectory.entry, trajectory.target)[1]
         sdf = field.sample(points)
         start = intraosseous_start(sdf, radius_mm)
+        pedicle = self.pedicle(field.name, trajectory)
+        at_pedicle = None if pedicle is None else pedicle_start(points, pedicle)
+        if at_pedicle is not None:
+            start = at_pedicle if start is None else min(start, at_pedicle)
         if start is None:
             return None, None
         excess = sdf[start:] + radius_mm
@@ -228,6 +236,20 @@ class ReadoutEngine:
         breach_mm = max(0.0, float(excess[worst]))
         direction = breach_side(field, points[start + worst], trajectory.axis) if breach_mm > 0 else None
         return breach_mm, direction
+
+    def pedicle(self, structure: str, trajectory: Trajectory) -> PedicleEstimate | None:
+        """The pedicle of a labelled vertebra on the path's side (analysis cached per vertebra)."""
+        value = self.structures.value_of(structure)
+        if value is None or not structure.startswith("vertebrae_"):
+            return None
+        if structure not in self._anatomies:
+            mask, start = self.structures.structure_mask(value)
+            try:
+                self._anatomies[structure] = analyse_vertebra(mask, start, self.structures.field_of_label(value))
+            except ValueError:  # e.g. cut by the scan range: fall back to the bone alone
+                self._anatomies[structure] = None
+        anatomy = self._anatomies[structure]
+        return None if anatomy is None else anatomy.pedicles.get(infer_side(trajectory, anatomy))
 
     def spindle(self, trajectory: Trajectory, spindle_id: str) -> SpindleReadout:
         spindle = trajectory.spindle(spindle_id)
@@ -247,6 +269,13 @@ def intraosseous_start(sdf: np.ndarray, radius_mm: float) -> int | None:
     descending = (sdf[:-1] + radius_mm > 0.0) & (np.diff(sdf) < -_DESCENT_TOLERANCE_MM)
     stops = np.flatnonzero(~descending[first:])
     return first + int(stops[0]) if len(stops) else len(sdf) - 1
+
+
+def pedicle_start(points: np.ndarray, pedicle: PedicleEstimate, reach_mm: float = 20.0) -> int | None:
+    """First sample (entry -> tip) at or in front of the posterior end of the pedicle's narrow part."""
+    near = np.linalg.norm(points - pedicle.center_lps, axis=1) < reach_mm
+    hits = np.flatnonzero(near & (points[:, 1] <= pedicle.band_y_mm[1]))
+    return int(hits[0]) if len(hits) else None
 
 
 def breach_side(field: CropField, point_lps: np.ndarray, axis: np.ndarray) -> str:

@@ -36,12 +36,11 @@ class NeedleState(str, Enum):
     PROBLEM = "problem"  # e.g. breach grade D-E
 
 
-def needle_state(readout: TrajectoryReadout) -> NeedleState:
-    if readout.breach_grade in ("D", "E"):
-        return NeedleState.PROBLEM
-    if readout.breach_grade in ("B", "C") or readout.device_long_enough is False:
-        return NeedleState.CAUTION
-    return NeedleState.OK
+def needle_state(worst_severity) -> NeedleState:
+    """A needle looks like its worst warning: stop -> problem, warn -> caution."""
+    from osteoplan.core.safety import Severity
+
+    return {Severity.STOP: NeedleState.PROBLEM, Severity.WARN: NeedleState.CAUTION}.get(worst_severity, NeedleState.OK)
 
 
 class PlanSession:
@@ -86,8 +85,16 @@ class PlanSession:
         self._readouts[trajectory_id] = (trajectory, readout)
         return readout
 
+    def warnings(self, trajectory_id: str) -> list:
+        """The typed warnings of one trajectory (see `plan_check`)."""
+        from osteoplan.core.plan_check import trajectory_warnings
+
+        return trajectory_warnings(self, trajectory_id)
+
     def state(self, trajectory_id: str) -> NeedleState:
-        return needle_state(self.readout(trajectory_id))
+        from osteoplan.core.safety import worst
+
+        return needle_state(worst(self.warnings(trajectory_id)))
 
     def _forget(self, trajectory_id: str) -> None:
         self._readouts.pop(trajectory_id, None)
@@ -98,9 +105,11 @@ class PlanSession:
         return self.catalog.get(device_id)
 
     def default_device(self, kind: TrajectoryKind) -> Device:
-        trocars = self.catalog.of_kind(DeviceKind.TROCAR)
+        """The technique's usual gauge, in its longest catalog length (a short needle is the worse surprise)."""
+        trocars = [d for d in self.catalog.of_kind(DeviceKind.TROCAR) if d.length_mm is not None]
         gauge = DEFAULT_GAUGE.get(kind, "11G")
-        return next((d for d in trocars if d.gauge == gauge), trocars[0])
+        candidates = [d for d in trocars if d.gauge == gauge] or trocars
+        return max(candidates, key=lambda d: d.length_mm)
 
     def default_spindle_device(self) -> Device:
         return self.catalog.of_kind(DeviceKind.SPINDLE, DeviceKind.KWIRE)[0]

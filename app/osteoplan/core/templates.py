@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
-from osteoplan.core.bone_fields import BODY_THRESHOLD_HU, BoneStructures, hu_bone_mask, signed_distance_mm
+from osteoplan.core.bone_fields import BODY_THRESHOLD_HU, BoneStructures, bone_hu_threshold, signed_distance_mm
 from osteoplan.core.case import Case
 from osteoplan.core.pedicle import aligned_entry, analyse_vertebra, vertebra_at
 from osteoplan.core.trajectory import Side, Trajectory, TrajectoryKind
@@ -24,6 +24,7 @@ from osteoplan.core.trajectory import Side, Trajectory, TrajectoryKind
 DEFAULT_NEEDLE_RADIUS_MM = 3.048 / 2  # 11G outer diameter (domain.md device table)
 DEFAULT_CONVERGENCE_DEG = 10.0  # level unknown: engineering default
 TARGET_DEPTH_FRACTION = 0.3  # from the anterior cortex: the front of the middle third of the body
+TARGET_DEPTH_IN_BONE_MM = 3.0  # a template's tip at least this deep in the vertebral body
 MIN_MIDLINE_OFFSET_MM = 3.0  # the two tips stay apart, each on its own side
 SKIN_MARGIN_MM = 5.0  # entries this far outside the skin when the device allows
 AIR_RUN_MM = 20.0  # the skin is where the ray leaves the body for at least this much air
@@ -87,15 +88,16 @@ def _tuple(v) -> tuple[float, float, float]:
 
 # --- spine ------------------------------------------------------------------------------
 def bilateral_transpedicular(case: Case, point_lps, device_length_mm: float, *, new_id: Callable[[], str],
-                             device_id: str, radius_mm: float = DEFAULT_NEEDLE_RADIUS_MM) -> list[Trajectory]:
+                             device_id: str, radius_mm: float = DEFAULT_NEEDLE_RADIUS_MM,
+                             structures: BoneStructures | None = None) -> list[Trajectory]:
     """Two transpedicular paths (left, right) into the vertebral body clicked at `point_lps`.
 
     Each target lies in the anterior third of the body on its side, on the line through the
     pedicle's centre at the level's convergence angle; each path is then aligned with its
     pedicle (`pedicle.aligned_entry`) and its entry put on the skin. A side whose pedicle
-    is not found is left out.
+    is not found is left out. Pass a `ReadoutEngine.structures` to reuse its cached fields.
     """
-    structures = BoneStructures(case)
+    structures = structures or BoneStructures(case)
     mask, start, field = vertebra_at(structures, point_lps)
     anatomy = analyse_vertebra(mask, start, field)
     structure = field.name if field.name.startswith("vertebrae_") else None
@@ -110,7 +112,7 @@ def bilateral_transpedicular(case: Case, point_lps, device_length_mm: float, *, 
         centre = pedicle.center_lps
         target_x = centre[0] - sign * math.tan(convergence) * (centre[1] - target_y)
         target_x = canal_x + sign * max(MIN_MIDLINE_OFFSET_MM, sign * (target_x - canal_x))
-        target = np.array([target_x, target_y, centre[2]])
+        target = _inside_body(field, np.array([target_x, target_y, centre[2]]), canal_x)
         outward = _unit(centre - target)
         guess_entry = entry_on_skin(case, target, outward, device_length_mm)
         entry = aligned_entry(field, pedicle, target, outward, float(np.linalg.norm(guess_entry - target)), radius_mm)
@@ -123,6 +125,19 @@ def bilateral_transpedicular(case: Case, point_lps, device_length_mm: float, *, 
     if not paths:
         raise ValueError("no pedicle found on this vertebra")
     return paths
+
+
+def _inside_body(field, target: np.ndarray, canal_x: float) -> np.ndarray:
+    """The target, moved towards the midline until it lies TARGET_DEPTH_IN_BONE_MM inside the bone
+    (a divergent level angle, e.g. -10 deg at T12, can put it beside a narrow body)."""
+    best, best_depth = target, float(field.sample(target[None])[0])
+    offsets = np.arange(0.0, abs(target[0] - canal_x) + 0.5, 0.5)
+    candidates = target + np.outer(offsets, [np.sign(canal_x - target[0]), 0.0, 0.0])
+    depths = field.sample(candidates)
+    deep_enough = np.flatnonzero(depths <= -TARGET_DEPTH_IN_BONE_MM)
+    if len(deep_enough):
+        return candidates[deep_enough[0]]
+    return candidates[int(np.argmin(depths))] if depths.min() < best_depth else best
 
 
 # --- femoral neck -----------------------------------------------------------------------
@@ -152,14 +167,20 @@ def _femur(structures: BoneStructures, point: np.ndarray | None):
     corners = grid.lps_to_index(np.array([point - 90.0, point + 90.0]))
     crop = tuple(slice(max(0, int(a)), min(n, int(np.ceil(b)) + 1))
                  for a, b, n in zip(corners.min(axis=0)[::-1], corners.max(axis=0)[::-1], grid.array.shape))
-    bone = hu_bone_mask(grid.array[crop])
+    # Components first, holes after: filling before would close the hip joint's space (the
+    # cup surrounds the head) and weld the femur to the acetabulum.
+    bone = grid.array[crop] >= bone_hu_threshold()
     components, _ = ndimage.label(bone)
     start = tuple(s.start for s in crop)
     seed = np.clip(np.floor(grid.lps_to_index(point) + 0.5).astype(int)[::-1] - start, 0, np.asarray(bone.shape) - 1)
-    label = components[tuple(seed)]
-    if label == 0:
-        raise ValueError("the point is not in bone")
-    return components == label, start, None, None
+    kji = np.argwhere(bone)
+    if len(kji) == 0:
+        raise ValueError("no bone near the point")
+    label = components[tuple(kji[np.argmin(np.linalg.norm((kji - seed) * grid.spacing[::-1], axis=1))])]
+    in_slice = np.zeros((3, 3, 3), dtype=bool)
+    in_slice[1] = ndimage.generate_binary_structure(2, 1)
+    femur = ndimage.binary_fill_holes(ndimage.binary_fill_holes(components == label, structure=in_slice))
+    return femur, start, None, None
 
 
 def femoral_neck_axes(case: Case, mask: np.ndarray, start) -> tuple[np.ndarray, float, np.ndarray]:
@@ -199,13 +220,13 @@ def femoral_neck_axes(case: Case, mask: np.ndarray, start) -> tuple[np.ndarray, 
 
 
 def femoral_neck_paths(case: Case, point_lps, device_length_mm: float, *, new_id: Callable[[], str],
-                       device_id: str) -> list[Trajectory]:
+                       device_id: str, structures: BoneStructures | None = None) -> list[Trajectory]:
     """Two transcortical trocars into a femoral-neck lesion: along the neck axis (entry lateral,
     below the greater trochanter, tip towards the head) and through the greater trochanter.
 
     `point_lps` is a point in the lesion; None takes the centre of the lesion label.
     """
-    structures = BoneStructures(case)
+    structures = structures or BoneStructures(case)
     point = None if point_lps is None else np.asarray(point_lps, dtype=float)
     mask, start, femur_name, lesion_centre = _femur(structures, point)
     head, radius, neck = femoral_neck_axes(case, mask, start)

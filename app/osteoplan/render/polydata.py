@@ -19,7 +19,7 @@ def _cells(connectivity: list[np.ndarray]) -> vtkCellArray:
     flat = [np.concatenate([[len(c)], c]) for c in connectivity]
     cells = vtkCellArray()
     if flat:
-        cells.SetCells(len(flat), numpy_to_vtkIdTypeArray(np.concatenate(flat).astype(np.int64), deep=True))
+        cells.ImportLegacyFormat(numpy_to_vtkIdTypeArray(np.concatenate(flat).astype(np.int64), deep=True))
     return cells
 
 

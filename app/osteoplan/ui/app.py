@@ -64,7 +64,7 @@ def run_gui(path: str | None = None, demo: str | None = None) -> int:
     _install_exception_hook(window)
     window.show()
     if path:
-        window.open_path(path)
-    else:
+        window.open_path(path)  # an image, a DICOM folder or a plan (.json)
+    elif not window.plan_files.offer_recovery():
         window.open_demo(demo or "spine")
     return app.exec()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from osteoplan.core.case import Case
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.session import PlanSession
+from osteoplan.core.tissue import tissue_at
 from osteoplan.core.view_geometry import SliceOrientation
 from osteoplan.core.viewer import ViewerState
 from osteoplan.ui import loading, menus
@@ -128,7 +129,7 @@ class MainWindow(QMainWindow):
             session = PlanSession(case)
         if session is not None:
             self.plan_files.watch(session)
-            self.needle_panel.set_tissue_lookup(lambda lps, s=session: s.engine.tissue_at(lps))
+            self.needle_panel.set_tissue_lookup(lambda lps, c=case: tissue_at(c, lps))
         self.controller.set_session(session)
         if session is not None:
             # Distance fields etc. are built in the background, so the first drag is smooth.

@@ -17,28 +17,38 @@ IN_PLANE_MARGIN = 1.25  # the in-plane view shows the needle and a quarter of it
 PROBE_EYE_HALF_HEIGHT_MM = 30.0
 
 
-def _perpendicular(axis: np.ndarray) -> np.ndarray:
-    """A unit vector across the needle, as close to anterior (-y) as possible, else superior."""
-    for hint in (np.array([0.0, -1.0, 0.0]), np.array([0.0, 0.0, 1.0])):
+SUPERIOR = np.array([0.0, 0.0, 1.0])
+ANTERIOR = np.array([0.0, -1.0, 0.0])
+
+
+def _across(axis: np.ndarray, hints=(SUPERIOR, ANTERIOR)) -> np.ndarray:
+    """A unit vector across the needle, as close to the first usable hint as possible."""
+    for hint in hints:
         across = hint - axis * float(np.dot(hint, axis))
         if np.linalg.norm(across) > 0.3:
             return across / np.linalg.norm(across)
     return np.cross(axis, [1.0, 0.0, 0.0]) / np.linalg.norm(np.cross(axis, [1.0, 0.0, 0.0]))
 
 
+def _up_in_view(view_direction: np.ndarray) -> np.ndarray:
+    """Screen-up as close to anterior (or, failing that, superior) as the view allows."""
+    return _across(view_direction, (ANTERIOR, SUPERIOR))
+
+
 def in_plane_frame(trajectory: Trajectory, rotation_deg: float):
-    """Looking across the needle, entry at the top; `rotation_deg` turns the plane about the needle."""
+    """A plane containing the needle. At 0° it is the one closest to axial, seen from the feet with
+    anterior up (like the axial view); `rotation_deg` turns it about the needle (90°: sagittal-like)."""
     axis = trajectory.axis
-    first = _perpendicular(axis)
+    first = _across(axis)  # plane normal at 0°: as close to superior as possible
     second = np.cross(axis, first)
     angle = np.radians(rotation_deg)
     view_direction = np.cos(angle) * first + np.sin(angle) * second
-    return frame_from_vectors(view_direction, -axis)
+    return frame_from_vectors(view_direction, _up_in_view(view_direction))
 
 
 def probe_eye_frame(trajectory: Trajectory):
-    """Looking down the needle from the entry."""
-    return frame_from_vectors(trajectory.axis, _perpendicular(trajectory.axis))
+    """Looking down the needle from the entry, anterior (or superior) up."""
+    return frame_from_vectors(trajectory.axis, _up_in_view(trajectory.axis))
 
 
 class NeedleView(ResliceView):

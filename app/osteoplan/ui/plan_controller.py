@@ -261,7 +261,7 @@ class PlanController(QObject):
         device = session.default_device(TrajectoryKind.TRANSPEDICULAR)
         self._run_template("Bilateral transpedicular", lambda: bilateral_transpedicular(
             session.case, self.window.viewer.cursor_lps, device.length_mm or 150.0,
-            new_id=session.plan.id_factory("t"), device_id=device.id))
+            new_id=session.plan.id_factory("t"), device_id=device.id, radius_mm=device.radius_mm))
 
     def add_femoral_neck_at_cursor(self) -> None:
         from osteoplan.core.templates import femoral_neck_paths
@@ -275,7 +275,7 @@ class PlanController(QObject):
             new_id=session.plan.id_factory("t"), device_id=device.id))
 
     def align_selected(self) -> None:
-        from osteoplan.core.templates import align_transpedicular
+        from osteoplan.core.pedicle import align_transpedicular
 
         if self.session is None or self.selected_id is None:
             return

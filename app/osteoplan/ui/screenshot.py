@@ -7,7 +7,13 @@ from pathlib import Path
 from osteoplan.core.case import Case
 
 
-def render_screenshot(case: Case, out_path: str | Path, view: str = "four-up", size: tuple[int, int] = (1400, 900)) -> Path:
+def render_screenshot(case: Case, out_path: str | Path, view: str = "four-up", size: tuple[int, int] = (1400, 900),
+                      session=None) -> Path:
+    """Render the main window showing `case` (and `session`'s plan) to a PNG.
+
+    `view` is a layout (four-up, axial, sagittal, coronal, 3d) or needle:<trajectory id>: that
+    needle selected, the views centred on it and its needle views shown.
+    """
     from osteoplan.ui.app import configure_rendering_environment, create_application
 
     configure_rendering_environment(offscreen=True)
@@ -19,10 +25,19 @@ def render_screenshot(case: Case, out_path: str | Path, view: str = "four-up", s
     window.resize(*size)
     window.show()
     app.processEvents()
-    window.set_case(case)
-    window.set_layout(view)
+    window.set_case(case, session)
+    if session is not None:
+        session.prepare()
+        window.controller.refresh_views()
+    if view.startswith("needle:"):
+        window.set_layout("four-up")
+        window.reset_views()
+        window.centre_on_trajectory(view.split(":", 1)[1])
+    else:
+        window.set_layout(view)
+        app.processEvents()
+        window.reset_views()
     app.processEvents()
-    window.reset_views()
     image = grab_window(window)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -120,6 +120,8 @@ class TrajectoryPanel(QWidget):
 
     def _device_combo(self, trajectory) -> QComboBox:
         combo = QComboBox()
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(14)
         combo.setToolTip("Device (gauge, length); 'illustrative' entries have unverified numbers")
         for device in self.session.catalog.of_kind(DeviceKind.TROCAR, DeviceKind.CANNULATED_SCREW, DeviceKind.KWIRE):
             combo.addItem(device.name + ("" if device.verified else " (illustrative)"), device.id)
@@ -138,7 +140,10 @@ class TrajectoryPanel(QWidget):
         for column, text in enumerate(values):
             if text is None:
                 continue
-            item = self.table.item(row, column) or QTableWidgetItem()
+            item = self.table.item(row, column)
+            if item is None:
+                item = QTableWidgetItem()
+                self.table.setItem(row, column, item)
             item.setText(text)
             flags = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
             if column == 0:
@@ -147,16 +152,17 @@ class TrajectoryPanel(QWidget):
                 item.setToolTip(f"{trajectory.id}: double click to rename; double click elsewhere on the row to "
                                 "centre the views on this needle")
             item.setFlags(flags)
-            self.table.setItem(row, column, item)
         combo = self.table.cellWidget(row, 2)
         if combo is not None and combo.currentData() != trajectory.device:
             combo.blockSignals(True)
             combo.setCurrentIndex(max(combo.findData(trajectory.device), 0))
             combo.blockSignals(False)
-        show = self.table.item(row, 10) or QTableWidgetItem()
-        show.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+        show = self.table.item(row, 10)
+        if show is None:
+            show = QTableWidgetItem()
+            show.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            self.table.setItem(row, 10, show)
         show.setCheckState(Qt.CheckState.Checked if trajectory.visible else Qt.CheckState.Unchecked)
-        self.table.setItem(row, 10, show)
 
     def _refresh_selected(self) -> None:
         trajectory_id = self.controller.selected_id
