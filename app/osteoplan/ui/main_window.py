@@ -167,12 +167,14 @@ class MainWindow(QMainWindow):
         trajectory = self.session.plan.trajectory(trajectory_id)
         self.controller.select(trajectory_id)
         self.viewer.set_cursor(trajectory.target)
+        # the needle with a margin, and never closer than a 10 cm field of view
         low = np.minimum(trajectory.entry, trajectory.target) - 15.0
         high = np.maximum(trajectory.entry, trajectory.target) + 15.0
         for view in self.slice_views():
-            view.look_at((low + high) / 2, half_height_mm=view.fit_half_height(low, high))
+            view.look_at((low + high) / 2, half_height_mm=max(view.fit_half_height(low, high), 50.0))
             view.move_plane_to(trajectory.target)
             view.render()
+        self.views["3d"].look_at_needle(trajectory.entry, trajectory.target)
         self.needle_dock.show()
 
     # --- background work -------------------------------------------------------------------

@@ -99,6 +99,30 @@ class VolumeView(VtkPane):
             camera.Zoom(1.1)
         self.render()
 
+    def look_at_needle(self, entry_lps, target_lps) -> None:
+        """See a needle whole, obliquely from behind its entry and from its lateral side, a little from above."""
+        entry, target = np.asarray(entry_lps, dtype=float), np.asarray(target_lps, dtype=float)
+        axis = (target - entry) / max(np.linalg.norm(target - entry), 1e-9)
+        side = np.cross(axis, [0.0, 0.0, 1.0])
+        if np.linalg.norm(side) < 1e-6:
+            side = np.array([1.0, 0.0, 0.0])
+        side /= np.linalg.norm(side)
+        if np.dot(side, entry - target) < 0:  # the entry's side
+            side = -side
+        towards_camera = side + (-axis) + np.array([0.0, 0.0, 0.5])
+        towards_camera /= np.linalg.norm(towards_camera)
+        center = (entry + target) / 2
+        distance = 4.0 * max(np.linalg.norm(target - entry), 50.0)
+        camera = self.renderer.GetActiveCamera()
+        camera.SetFocalPoint(*center)
+        camera.SetPosition(*(center + towards_camera * distance))
+        camera.SetViewUp(0.0, 0.0, 1.0)
+        camera.OrthogonalizeViewUp()
+        camera.SetViewAngle(30.0)
+        camera.Dolly(distance / (2.2 * max(np.linalg.norm(target - entry), 50.0)))
+        self.renderer.ResetCameraClippingRange()
+        self.render()
+
     def _on_preset_changed(self, preset_id: str) -> None:
         if self.layer is not None:
             self.layer.set_preset(display_presets().volume_preset(preset_id))
