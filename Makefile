@@ -13,6 +13,7 @@ test:
 bench: setup
 	.venv/bin/python tests/benchmarks/bench_load.py
 	.venv/bin/python tests/benchmarks/bench_startup.py
+	.venv/bin/python tests/benchmarks/bench_readouts.py
 
 screenshot: setup
 	.venv/bin/osteoplan screenshot --demo --out packaging/screenshots/four-up.png
