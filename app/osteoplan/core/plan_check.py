@@ -64,7 +64,8 @@ def trajectory_warnings(session: PlanSession, trajectory_id: str) -> list[Safety
         found.append(SafetyWarning(
             Severity.WARN, trajectory.id,
             f"{name}: {device.name} ({device.length_mm:g} mm) is too short to reach the target from the skin "
-            f"({readout.skin_depth_mm:.1f} mm); choose a longer device"))
+            f"({readout.skin_to_target_mm:.1f} mm); choose a longer device",
+            distance_mm=readout.skin_to_target_mm, threshold_mm=device.length_mm))
     for spindle in readout.spindles:
         if not spindle.anchored:
             found.append(SafetyWarning(

@@ -65,8 +65,8 @@ class PlanSession:
 
     # --- readouts --------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Build the readout engine's fields now (slow once; call off the UI thread)."""
-        self.engine  # noqa: B018
+        """Build the readout engine's masks and fields now (slow once; call off the UI thread)."""
+        self.engine.prepare()
 
     @property
     def engine(self) -> ReadoutEngine:

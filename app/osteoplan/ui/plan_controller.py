@@ -261,7 +261,8 @@ class PlanController(QObject):
         device = session.default_device(TrajectoryKind.TRANSPEDICULAR)
         self._run_template("Bilateral transpedicular", lambda: bilateral_transpedicular(
             session.case, self.window.viewer.cursor_lps, device.length_mm or 150.0,
-            new_id=session.plan.id_factory("t"), device_id=device.id, radius_mm=device.radius_mm))
+            new_id=session.plan.id_factory("t"), device_id=device.id, radius_mm=device.radius_mm,
+            structures=session.engine.structures))
 
     def add_femoral_neck_at_cursor(self) -> None:
         from osteoplan.core.templates import femoral_neck_paths
@@ -272,7 +273,7 @@ class PlanController(QObject):
         device = session.default_device(TrajectoryKind.TRANSCORTICAL)
         self._run_template("Femoral neck paths", lambda: femoral_neck_paths(
             session.case, self.window.viewer.cursor_lps, device.length_mm or 150.0,
-            new_id=session.plan.id_factory("t"), device_id=device.id))
+            new_id=session.plan.id_factory("t"), device_id=device.id, structures=session.engine.structures))
 
     def align_selected(self) -> None:
         from osteoplan.core.pedicle import align_transpedicular
@@ -282,7 +283,7 @@ class PlanController(QObject):
         trajectory = self.session.plan.trajectory(self.selected_id)
         radius = self.session.catalog.get(trajectory.device).radius_mm
         try:
-            aligned = align_transpedicular(self.session.case, trajectory, radius)
+            aligned = align_transpedicular(self.session.case, trajectory, radius, self.session.engine.structures)
         except (OsteoPlanError, ValueError) as exc:
             self.status_message.emit(f"Not aligned: {exc}")
             return
