@@ -76,6 +76,31 @@ def time_moves(engine: ReadoutEngine, paths, moves: int, rng: np.random.Generato
     return np.asarray(timings) * 1e3
 
 
+def time_session_moves(case: Case, paths, moves: int, rng: np.random.Generator) -> np.ndarray:
+    """What one mouse move of a handle drag costs the GUI's model: an undoable edit inside the
+    drag's undo group, the plan event, then the readouts and warnings the panel shows."""
+    from osteoplan.core.session import PlanSession
+
+    session = PlanSession(case)
+    for path in paths:
+        session.editor.add_trajectory(path.model_copy(update={"device": "trocar-11g-150"}))
+    session.prepare()
+    for path in paths:
+        session.warnings(path.id)
+    timings = []
+    with session.history.group("Move target"):
+        for step in range(moves):
+            path = paths[step % len(paths)]
+            delta = rng.normal(size=3)
+            delta *= rng.uniform(0.1, 2.0) / np.linalg.norm(delta)
+            start = time.perf_counter()
+            session.editor.move_target(path.id, np.asarray(path.target_lps) + delta)
+            session.readout(path.id)
+            session.warnings(path.id)
+            timings.append(time.perf_counter() - start)
+    return np.asarray(timings) * 1e3
+
+
 def report(label: str, ms: np.ndarray) -> None:
     median, p95 = float(np.median(ms)), float(np.percentile(ms, 95))
     print(f"{label}: {len(ms)} moves, median {median:.2f} ms, p95 {p95:.2f} ms, "
@@ -117,6 +142,8 @@ def main() -> None:
                      for i, d in enumerate([(-0.2, -1.0, 0.3), (0.2, -1.0, -0.3), (0.0, -1.0, 0.0)]))
     with_spindles = [p.model_copy(update={"spindles": spindles}) for p in paths]
     report("handle moved -> readouts (trocars with 3 spindles)", time_moves(engine, with_spindles, args.moves, rng))
+    report("handle moved -> edit + readouts + warnings through the session (GUI model path)",
+           time_session_moves(case, paths, args.moves, rng))
 
 
 if __name__ == "__main__":
