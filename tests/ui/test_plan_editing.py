@@ -106,3 +106,26 @@ def test_save_and_reopen_restore_the_plan_exactly(window, qtbot, tmp_path):
     assert saved.same_content(window.session.plan) or saved.trajectories == window.session.plan.trajectories
     window.session.editor.remove_trajectory(trajectory.id)
     assert window.plan_files.has_unsaved_changes
+
+
+def test_dragging_a_handle_in_3d_moves_it_parallel_to_the_screen(window, qtbot):
+    trajectory = _add_path(window)
+    view = window.views["3d"]
+    view.render()
+    camera_before = view.renderer.GetActiveCamera().GetPosition()
+    start = _qt_pos(view, trajectory.entry)
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 6):
+        qtbot.mouseMove(view, start + QPoint(0, -5 * step))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=start + QPoint(0, -25))
+    moved = window.session.plan.trajectory(trajectory.id)
+    assert moved.target_lps == trajectory.target_lps
+    shift = moved.entry - trajectory.entry
+    assert np.linalg.norm(shift) > 1.0
+    camera = view.renderer.GetActiveCamera()
+    assert camera.GetPosition() == camera_before  # the gesture moved the handle, not the camera
+    towards_camera = np.subtract(camera.GetPosition(), camera.GetFocalPoint())
+    assert abs(np.dot(shift, towards_camera / np.linalg.norm(towards_camera))) < 0.05 * np.linalg.norm(shift)
+    assert np.dot(shift, camera.GetViewUp()) > 0  # dragged up on screen
+    window.session.history.undo()
+    assert window.session.plan.trajectory(trajectory.id) == trajectory

@@ -79,19 +79,40 @@ def _plan_menu(window: "MainWindow") -> None:
     controller = window.controller
     menu = window.menuBar().addMenu("&Plan")
     new_path = menu.addMenu("&New path (click entry, then target)")
+    new_path.setToolTipsVisible(True)
     shortcuts = {TrajectoryKind.TRANSPEDICULAR: "T", TrajectoryKind.TRANSCORTICAL: "C"}
     for kind in TrajectoryKind:
         action = new_path.addAction(kind.value.capitalize(), lambda kind=kind: controller.start_placement(kind))
         if kind in shortcuts:
             action.setShortcut(QKeySequence(shortcuts[kind]))
-    menu.addAction("&Bilateral transpedicular at the cursor", QKeySequence("Ctrl+B"),
-                   controller.add_bilateral_transpedicular_at_cursor)
-    menu.addAction("&Femoral neck paths at the cursor", controller.add_femoral_neck_at_cursor)
+    actions = {
+        "bilateral": menu.addAction("&Bilateral transpedicular at the cursor", QKeySequence("Ctrl+B"),
+                                    controller.add_bilateral_transpedicular_at_cursor),
+        "femoral": menu.addAction("&Femoral neck paths at the cursor", controller.add_femoral_neck_at_cursor),
+    }
     menu.addSeparator()
-    menu.addAction("&Align the selected path with its pedicle", QKeySequence("Ctrl+Shift+A"), controller.align_selected)
-    menu.addAction("&Centre views on the selected needle", QKeySequence("Ctrl+E"), window.centre_on_trajectory)
-    menu.addAction("&Delete the selected path", QKeySequence.StandardKey.Delete, controller.delete_selected)
+    actions["align"] = menu.addAction("&Align the selected path with its pedicle", QKeySequence("Ctrl+Shift+A"),
+                                      controller.align_selected)
+    actions["centre"] = menu.addAction("&Centre views on the selected needle", QKeySequence("Ctrl+E"),
+                                       window.centre_on_trajectory)
+    actions["delete"] = menu.addAction("&Delete the selected path", QKeySequence.StandardKey.Delete,
+                                       controller.delete_selected)
     menu.addAction("Cancel the tool", QKeySequence("Esc"), controller.cancel_placement)
+    tips = {
+        "bilateral": "Two paths through the left and right pedicles of the vertebra under the cursor, aligned with them",
+        "femoral": "A trocar along the femoral neck axis and one through the greater trochanter, into the lesion at the cursor",
+        "align": "Re-aim the selected transpedicular path along its pedicle, as far as possible from the cortex",
+        "centre": "Cursor on the needle's tip, slice views framed on it, 3D view along it",
+        "delete": "Delete the selected path (undoable)",
+    }
+    for key, action in actions.items():
+        action.setToolTip(tips[key])
+    new_path.menuAction().setToolTip("Click the entry, then the target, in any slice view")
+    window.paths_panel.add_tools([new_path.menuAction(), actions["bilateral"], actions["femoral"], actions["align"],
+                                  actions["centre"], actions["delete"]],
+                                 short_names={new_path.menuAction(): "New path", actions["bilateral"]: "Bilateral",
+                                              actions["femoral"]: "Femoral neck", actions["align"]: "Align",
+                                              actions["centre"]: "Centre", actions["delete"]: "Delete"})
 
 
 def _view_menu(window: "MainWindow") -> None:

@@ -52,6 +52,7 @@ class PlanController(QObject):
             self.attach_2d_view(view)
             view.pointer_handlers.append(self)
         self._tubes = NeedleTubes3D(window.views["3d"].renderer)
+        window.views["3d"].pointer_handlers.append(self)
 
     def attach_2d_view(self, view) -> None:
         """Draw the needles in a 2-D view (slice or needle view), following its plane."""
@@ -140,8 +141,8 @@ class PlanController(QObject):
     def press(self, view, world_lps, display_xy) -> bool:
         if self.session is None:
             return False
-        if self.placement_kind is not None:
-            return self._place_point(world_lps)
+        if self.placement_kind is not None:  # points are placed in slice views only
+            return world_lps is not None and self._place_point(world_lps)
         hit = self._pick(view, display_xy)
         if hit is None:
             return False
@@ -150,13 +151,18 @@ class PlanController(QObject):
         trajectory = self.session.plan.trajectory(trajectory_id)
         labels = {"entry": "Move entry", "target": "Move target", "body": "Move path"}
         self.session.history.begin_group(labels.get(part, "Move spindle"))
-        self._drag = {"id": trajectory_id, "part": part, "start_world": np.asarray(world_lps), "original": trajectory}
+        grabbed = {"entry": trajectory.entry, "target": trajectory.target}.get(part)
+        if grabbed is None:
+            grabbed = (trajectory.entry + trajectory.target) / 2 if part == "body" else trajectory.spindle(part).tip_lps(trajectory)
+        start = view.world_at_display_near(*display_xy, grabbed)
+        self._drag = {"id": trajectory_id, "part": part, "start_world": start, "grabbed": grabbed, "original": trajectory}
         return True
 
     def move(self, view, world_lps, display_xy) -> None:
         if self._drag is None:
             return
-        delta = np.asarray(world_lps) - self._drag["start_world"]  # in the view's plane: depth is kept
+        # in a slice view the point stays in the view's plane (depth kept); in 3-D, parallel to the screen
+        delta = view.world_at_display_near(*display_xy, self._drag["grabbed"]) - self._drag["start_world"]
         original = self._drag["original"]
         editor = self.session.editor
         part = self._drag["part"]

@@ -94,6 +94,11 @@ class ResliceView(VtkPane):
         return display_to_world((x, y), self.GetRenderWindow().GetSize(), camera.GetFocalPoint(), self.frame,
                                 camera.GetParallelScale())
 
+    def world_at_display_near(self, x: float, y: float, reference_lps) -> np.ndarray:
+        """The point under the mouse used to drag `reference_lps`: here, in the view's plane
+        (a drag then moves the point within the plane, keeping its depth)."""
+        return self.world_at_display(x, y)
+
     def display_of_world(self, lps) -> tuple[float, float]:
         """VTK display coordinates of an LPS point (its projection onto the view)."""
         width, height = self.GetRenderWindow().GetSize()

@@ -4,7 +4,7 @@ delete, and the spindles of the selected trocar. It only shows the session and f
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -47,6 +49,9 @@ class TrajectoryPanel(QWidget):
         self._updating = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        self.tools = QToolBar()
+        self.tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        layout.addWidget(self.tools)
 
         self.table = QTableWidget(0, len(PATH_COLUMNS))
         self.table.setObjectName("paths_table")
@@ -95,6 +100,16 @@ class TrajectoryPanel(QWidget):
         controller.plan_edited.connect(self.refresh)
         controller.selection_changed.connect(self._on_controller_selection)
         self.refresh()
+
+    def add_tools(self, actions: list[QAction], short_names: dict) -> None:
+        """Buttons for the Plan menu's actions (same actions: same shortcuts and tooltips)."""
+        for action in actions:
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setText(short_names.get(action, action.text()))
+            if action.menu() is not None:
+                button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+            self.tools.addWidget(button)
 
     @property
     def session(self) -> PlanSession | None:

@@ -56,6 +56,12 @@ class VolumeView(VtkPane):
         self.interactor.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
         self.interactor.SetDesiredUpdateRate(INTERACTIVE_UPDATE_RATE)
         self.interactor.AddObserver("KeyPressEvent", self._key, 1.0)
+        # Needle handles can be dragged in 3-D too: these observers run before the camera style
+        # and stop it when a handler takes the gesture.
+        self.pointer_handlers: list = []
+        self._dragging = None
+        self._observer_tags = {event: self.interactor.AddObserver(event, self._pointer_event, 10.0)
+                               for event in ("LeftButtonPressEvent", "MouseMoveEvent", "LeftButtonReleaseEvent")}
         self._corners = CornerText(self.renderer)
         self._corners.set_text("top_left", "3D", (0.75, 0.80, 0.95))
         self._marker = vtkOrientationMarkerWidget()
@@ -122,6 +128,42 @@ class VolumeView(VtkPane):
         camera.Dolly(distance / (2.2 * max(np.linalg.norm(target - entry), 50.0)))
         self.renderer.ResetCameraClippingRange()
         self.render()
+
+    # --- handle dragging -------------------------------------------------------------------
+    def display_of_world(self, lps) -> tuple[float, float]:
+        self.renderer.SetWorldPoint(*np.asarray(lps, dtype=float), 1.0)
+        self.renderer.WorldToDisplay()
+        x, y, _ = self.renderer.GetDisplayPoint()
+        return x, y
+
+    def world_at_display_near(self, x: float, y: float, reference_lps) -> np.ndarray:
+        """The point under the mouse at the depth of `reference_lps` (a drag moves it parallel to the screen)."""
+        self.renderer.SetWorldPoint(*np.asarray(reference_lps, dtype=float), 1.0)
+        self.renderer.WorldToDisplay()
+        depth = self.renderer.GetDisplayPoint()[2]
+        self.renderer.SetDisplayPoint(x, y, depth)
+        self.renderer.DisplayToWorld()
+        world = np.asarray(self.renderer.GetWorldPoint(), dtype=float)
+        return world[:3] / world[3]
+
+    def _pointer_event(self, _caller, event: str) -> None:
+        position = self.interactor.GetEventPosition()
+        taken = False
+        if event == "LeftButtonPressEvent" and not self.interactor.GetShiftKey():
+            for handler in self.pointer_handlers:
+                if handler.press(self, None, position):
+                    self._dragging = handler
+                    taken = True
+                    break
+        elif event == "MouseMoveEvent" and self._dragging is not None:
+            self._dragging.move(self, None, position)
+            taken = True
+        elif event == "LeftButtonReleaseEvent" and self._dragging is not None:
+            self._dragging.release(self)
+            self._dragging = None
+            taken = True
+        if taken:
+            self.interactor.GetCommand(self._observer_tags[event]).SetAbortFlag(1)
 
     def _on_preset_changed(self, preset_id: str) -> None:
         if self.layer is not None:
