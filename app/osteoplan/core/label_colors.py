@@ -7,10 +7,9 @@ import fnmatch
 import hashlib
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from osteoplan.core.errors import ResourceError
-from osteoplan.core.resources import load_json_resource
+from osteoplan.core.resources import load_validated_resource
 
 LABEL_COLORS_RESOURCE = "label_colors.json"
 
@@ -31,10 +30,7 @@ class _LabelColors(BaseModel):
 
 @lru_cache(maxsize=1)
 def _rules() -> tuple[_ColorRule, ...]:
-    try:
-        return tuple(_LabelColors.model_validate(load_json_resource(LABEL_COLORS_RESOURCE)).colors)
-    except ValidationError as exc:
-        raise ResourceError(f"{LABEL_COLORS_RESOURCE} is invalid: {exc}") from exc
+    return tuple(load_validated_resource(_LabelColors, LABEL_COLORS_RESOURCE).colors)
 
 
 @lru_cache(maxsize=4096)

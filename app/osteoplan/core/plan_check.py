@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from osteoplan.core.errors import ResourceError
-from osteoplan.core.resources import load_json_resource
+from osteoplan.core.resources import load_validated_resource
 from osteoplan.core.safety import SafetyWarning, Severity
 from osteoplan.core.session import PlanSession
 
@@ -35,10 +34,7 @@ class CheckRules(BaseModel):
 
 @lru_cache(maxsize=1)
 def check_rules() -> CheckRules:
-    try:
-        return CheckRules.model_validate(load_json_resource(RULES_RESOURCE))
-    except ValidationError as exc:
-        raise ResourceError(f"{RULES_RESOURCE} is invalid: {exc}") from exc
+    return load_validated_resource(CheckRules, RULES_RESOURCE)
 
 
 def trajectory_warnings(session: PlanSession, trajectory_id: str) -> list[SafetyWarning]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from osteoplan.core.errors import ResourceError
-from osteoplan.core.resources import load_json_resource
+from osteoplan.core.resources import load_validated_resource, validate_resource
 
 PRESETS_RESOURCE = "display_presets.json"
 
@@ -70,12 +69,9 @@ class DisplayPresets(_Strict):
 
 
 def parse_display_presets(data: object) -> DisplayPresets:
-    try:
-        return DisplayPresets.model_validate(data)
-    except ValidationError as exc:
-        raise ResourceError(f"{PRESETS_RESOURCE} is invalid: {exc}") from exc
+    return validate_resource(DisplayPresets, data, PRESETS_RESOURCE)
 
 
 @lru_cache(maxsize=1)
 def display_presets() -> DisplayPresets:
-    return parse_display_presets(load_json_resource(PRESETS_RESOURCE))
+    return load_validated_resource(DisplayPresets, PRESETS_RESOURCE)

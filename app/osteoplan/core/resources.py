@@ -9,7 +9,13 @@ from __future__ import annotations
 import json
 from importlib import resources as _importlib_resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from osteoplan.core.errors import ResourceError
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def resources_dir() -> Path:
@@ -28,3 +34,15 @@ def resource_path(name: str) -> Path:
 
 def load_json_resource(name: str) -> Any:
     return json.loads(resource_path(name).read_text(encoding="utf-8"))
+
+
+def validate_resource(model: type[Model], data: object, name: str) -> Model:
+    """`data` checked against `model`; a bad file raises ResourceError naming it and the fields."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ResourceError(f"{name} is invalid: {exc}") from exc
+
+
+def load_validated_resource(model: type[Model], name: str) -> Model:
+    return validate_resource(model, load_json_resource(name), name)

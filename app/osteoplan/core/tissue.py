@@ -13,10 +13,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from osteoplan.core.errors import ResourceError
-from osteoplan.core.resources import load_json_resource
+from osteoplan.core.resources import load_validated_resource, validate_resource
 
 if TYPE_CHECKING:
     from osteoplan.core.case import Case
@@ -78,15 +77,12 @@ class TissueClasses(_Strict):
 
 
 def parse_tissue_classes(data: object) -> TissueClasses:
-    try:
-        return TissueClasses.model_validate(data)
-    except ValidationError as exc:
-        raise ResourceError(f"{TISSUE_RESOURCE} is invalid: {exc}") from exc
+    return validate_resource(TissueClasses, data, TISSUE_RESOURCE)
 
 
 @lru_cache(maxsize=1)
 def tissue_classes() -> TissueClasses:
-    return parse_tissue_classes(load_json_resource(TISSUE_RESOURCE))
+    return load_validated_resource(TissueClasses, TISSUE_RESOURCE)
 
 
 def hu_class_name(hu: float) -> str:
