@@ -50,9 +50,10 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="osteoplan",
         description="OsteoPlan: rehearse a percutaneous bone-metastasis treatment on the patient's CT. "
-        "Sub-commands: info, phantom, screenshot, devices (run `osteoplan COMMAND --help`).",
+        f"Sub-commands: {', '.join(SUBCOMMANDS)} (run `osteoplan COMMAND --help`).",
     )
-    parser.add_argument("path", nargs="?", help="a DICOM folder or an image file (.nii, .nii.gz, .nrrd, .mha, .mhd)")
+    parser.add_argument("path", nargs="?", help="a DICOM folder, an image file (.nii, .nii.gz, .nrrd, .mha, .mhd) "
+                        "or a plan file (.json)")
     _add_demo_option(parser)
     return parser
 

@@ -129,3 +129,19 @@ def test_dragging_a_handle_in_3d_moves_it_parallel_to_the_screen(window, qtbot):
     assert np.dot(shift, camera.GetViewUp()) > 0  # dragged up on screen
     window.session.history.undo()
     assert window.session.plan.trajectory(trajectory.id) == trajectory
+
+
+def test_warnings_panel_lists_and_centres_on_a_warning(window, qtbot):
+    session = window.session
+    # the screw's numbers are illustrative: at least an info row
+    path = session.new_trajectory((0.0, 31.0, 0.0), (0.0, -20.0, 0.0), TrajectoryKind.FREE, device_id="screw-cann-6.5-80")
+    session.editor.add_trajectory(path)
+    panel = window.warnings_panel
+    assert panel.table.rowCount() == len(session.warnings(path.id)) > 0
+    assert panel.table.item(0, 1).text() == path.label
+    window.viewer.set_cursor((5.0, 5.0, 5.0))
+    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton,
+                     pos=panel.table.visualItemRect(panel.table.item(0, 5)).center())
+    assert window.controller.selected_id == path.id
+    expected = panel.rows[0][1].closest_lps if panel.rows[0][1].closest_lps is not None else path.target
+    np.testing.assert_allclose(window.viewer.cursor_lps, expected, atol=1e-6)

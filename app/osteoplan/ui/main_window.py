@@ -32,6 +32,7 @@ from osteoplan.ui.slice_view import SliceView
 from osteoplan.ui.tasks import BackgroundTask
 from osteoplan.ui.trajectory_panel import TrajectoryPanel
 from osteoplan.ui.volume_view import VolumeView
+from osteoplan.ui.warnings_panel import WarningsPanel
 
 LAYOUTS = ("four-up", "axial", "sagittal", "coronal", "3d")
 MAX_RECENT_FILES = 10
@@ -85,6 +86,9 @@ class MainWindow(QMainWindow):
         self.needle_dock = self._dock("Needle views", self.needle_panel, "needle_dock")
         self.splitDockWidget(self.paths_dock, self.needle_dock, Qt.Orientation.Vertical)
         self.needle_dock.hide()  # appears when a path is selected
+        self.warnings_panel = WarningsPanel(self)
+        self.warnings_dock = self._dock("Warnings", self.warnings_panel, "warnings_dock",
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
 
         self.presets_toolbar = PresetsToolBar(self.viewer, self)
         self.addToolBar(self.presets_toolbar)
@@ -98,18 +102,20 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1280, 860)
         self.resizeDocks([self.paths_dock], [360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.warnings_dock], [130], Qt.Orientation.Vertical)
         self._show_cursor(self.viewer.cursor_lps)
 
     def slice_views(self) -> list[SliceView]:
         return [view for view in self.views.values() if isinstance(view, SliceView)]
 
-    def _dock(self, title: str, widget: QWidget, name: str) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget, name: str,
+              area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.addDockWidget(area, dock)
         return dock
 
     @property

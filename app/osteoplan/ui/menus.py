@@ -131,4 +131,5 @@ def _view_menu(window: "MainWindow") -> None:
     menu.addAction(window.presets_toolbar.labels_action)
     menu.addAction(window.paths_dock.toggleViewAction())
     menu.addAction(window.needle_dock.toggleViewAction())
+    menu.addAction(window.warnings_dock.toggleViewAction())
     menu.addAction("&Reset views", QKeySequence("Ctrl+R"), window.reset_views)
