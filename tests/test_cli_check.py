@@ -66,8 +66,13 @@ def test_a_needle_through_the_canal_is_a_stop_with_exit_code_1(bilateral_session
     code, report = _check_json(tmp_path / "plan.json", capsys)
     assert code == 1
     stops = [w for w in report["warnings"] if w["severity"] == "stop"]
-    assert [w["object"] for w in stops] == [through_canal.id]
-    assert stops[0]["threshold_mm"] > 0 and stops[0]["distance_mm"] < -stops[0]["threshold_mm"]
+    assert {w["object"] for w in stops} == {through_canal.id}
+    assert stops[0]["threshold_mm"] > 0 and stops[0]["distance_mm"] < -stops[0]["threshold_mm"]  # the breach
+    # and the structures it crosses (issue 4): one stop each, named, with the point on the structure
+    crossed = {w["structure"]: w for w in stops[1:]}
+    assert {"spinal_canal", "spinal_cord"} <= set(crossed)
+    assert crossed["spinal_canal"]["distance_mm"] < 0 and crossed["spinal_canal"]["threshold_mm"] == 0.0
+    assert len(crossed["spinal_canal"]["closest_lps"]) == 3
 
 
 def test_human_output_lists_readouts(bilateral_session, tmp_path, capsys):

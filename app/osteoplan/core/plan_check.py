@@ -1,7 +1,9 @@
 """Evaluate a plan headless: per-trajectory readouts and warnings, as `osteoplan check` prints them.
 
 Warnings here come from the needle readouts (pedicle breach, device length, spindle
-anchorage, illustrative device numbers); thresholds are data in resources/check_rules.json.
+anchorage, illustrative device numbers; thresholds in resources/check_rules.json) and from
+the whole-needle distances to critical structures (`structure_warnings`; thresholds in
+resources/structure_categories.json).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from osteoplan.core.resources import load_validated_resource
 from osteoplan.core.safety import SafetyWarning, Severity
 from osteoplan.core.session import PlanSession
+from osteoplan.core.structure_warnings import structure_warnings
 
 RULES_RESOURCE = "check_rules.json"
 
@@ -73,7 +76,7 @@ def trajectory_warnings(session: PlanSession, trajectory_id: str) -> list[Safety
     for unverified in {d.id: d for d in devices if not d.verified}.values():
         found.append(SafetyWarning(Severity.INFO, trajectory.id,
                                    f"{name}: {unverified.name} has illustrative (unverified) numbers: {unverified.notes or unverified.source}"))
-    return found
+    return found + structure_warnings(session, trajectory.id)
 
 
 def check_plan(session: PlanSession, plan_label: str) -> dict:

@@ -20,6 +20,8 @@ from osteoplan.core.editing import PlanEditor
 from osteoplan.core.history import History
 from osteoplan.core.plan import ImageRef, Plan
 from osteoplan.core.readouts import ReadoutEngine, TrajectoryReadout
+from osteoplan.core.distances import DistanceFields, StructureDistance
+from osteoplan.core.structures import StructureSet, case_structures
 from osteoplan.core.trajectory import Side, Trajectory, TrajectoryKind
 
 # The usual bone needle for each technique (Clarençon 2019: 11G and 13G for vertebroplasty);
@@ -56,6 +58,10 @@ class PlanSession:
         self._engine: ReadoutEngine | None = None
         self._engine_lock = threading.Lock()  # prepare() may run in a worker while the UI asks
         self._readouts: dict[str, tuple[Trajectory, TrajectoryReadout]] = {}
+        self._structures: StructureSet | None = None
+        self._structures_lock = threading.Lock()
+        self.distance_fields = DistanceFields(case.ct)
+        self._distances: dict[str, tuple[Trajectory, dict[str, list[StructureDistance]]]] = {}
         self.plan.trajectory_changed.connect(self._forget)
         self.plan.trajectory_removed.connect(self._forget)
 
@@ -64,9 +70,45 @@ class PlanSession:
         return self.editor.history
 
     # --- readouts --------------------------------------------------------------------------
-    def prepare(self) -> None:
-        """Build the readout engine's masks and fields now (slow once; call off the UI thread)."""
+    def prepare(self, progress=None) -> None:
+        """Build the readout engine's masks, the structures and their distance fields now (slow
+        once; call off the UI thread). `progress(fraction, message)` hears about the fields."""
         self.engine.prepare()
+        self.distance_fields.prepare(self.structures.needle_hazards(), progress)
+
+    # --- critical structures ---------------------------------------------------------------
+    @property
+    def structures(self) -> StructureSet:
+        """The case's structures: its labels, plus automatic skin/bone where the labels lack them."""
+        with self._structures_lock:
+            if self._structures is None:
+                self._structures = case_structures(self.case, body=self._body_mask)
+            return self._structures
+
+    def _body_mask(self) -> np.ndarray:
+        from osteoplan.core.bone_fields import BODY_BIT
+
+        return (self.engine.masks.bits & BODY_BIT) > 0  # the readouts' body: computed once for both
+
+    def set_structures(self, structures: StructureSet) -> None:
+        """Replace the structure set (after an edit); fields of unchanged masks are kept."""
+        with self._structures_lock:
+            self._structures = structures
+        self.distance_fields.forget_except(structures)
+        for trajectory_id in list(self._distances):
+            self._forget(trajectory_id)
+
+    def structure_distances(self, trajectory_id: str) -> dict[str, list[StructureDistance]]:
+        """Whole-needle distances of a trajectory and its spindles (by object id) to each hazard."""
+        from osteoplan.core.structure_warnings import trajectory_distances
+
+        trajectory = self.plan.trajectory(trajectory_id)
+        cached = self._distances.get(trajectory_id)
+        if cached is not None and cached[0] == trajectory:
+            return cached[1]
+        distances = trajectory_distances(self, trajectory)
+        self._distances[trajectory_id] = (trajectory, distances)
+        return distances
 
     @property
     def engine(self) -> ReadoutEngine:
@@ -98,6 +140,7 @@ class PlanSession:
 
     def _forget(self, trajectory_id: str) -> None:
         self._readouts.pop(trajectory_id, None)
+        self._distances.pop(trajectory_id, None)
         self.readouts_changed.emit(trajectory_id)
 
     # --- devices ---------------------------------------------------------------------------

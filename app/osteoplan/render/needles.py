@@ -52,22 +52,31 @@ class NeedleOverlay2D:
     def update(self, needles: list[NeedleGraphic], plane_point, frame: ViewFrame, slab_half_mm: float,
                markers: list[tuple[np.ndarray, tuple[float, float, float]]] = ()) -> None:
         """Redraw for a view plane; `markers` are extra points (e.g. the virtual tip)."""
-        eye = -frame.view_direction * TOWARDS_EYE_MM
+        normal = np.asarray(frame.normal, dtype=float)
+        plane_point = np.asarray(plane_point, dtype=float)
+
+        def flat(point, layer: int):
+            """The point projected onto the view's plane, `layer` hairs in front of the image
+            (a needle behind the slice must not be hidden by it)."""
+            point = np.asarray(point, dtype=float)
+            return point - normal * float(np.dot(point - plane_point, normal)) - normal * TOWARDS_EYE_MM * layer
+
         faint, solid, selected, rings = [], [], [], []
         near, far = [], []
         for needle in needles:
             for start, end, radius in needle.segments():
-                faint.append((start + eye, end + eye, needle.rgb))
-                part = segment_part_near_plane(start, end, plane_point, frame.normal, slab_half_mm)
+                faint.append((flat(start, 1), flat(end, 1), needle.rgb))
+                part = segment_part_near_plane(start, end, plane_point, normal, slab_half_mm)
                 if part is not None:
                     (selected if needle.selected else solid).append(
-                        (part[0] + 2 * eye, part[1] + 2 * eye, _brighter(needle.rgb) if needle.selected else needle.rgb))
-                crossing = segment_plane_crossing(start, end, plane_point, frame.normal)
+                        (flat(part[0], 2), flat(part[1], 2), _brighter(needle.rgb) if needle.selected else needle.rgb))
+                crossing = segment_plane_crossing(start, end, plane_point, normal)
                 if crossing is not None:
-                    rings.append((crossing + 3 * eye, radius + 0.5, _brighter(needle.rgb, 0.6)))
+                    rings.append((flat(crossing, 3), radius + 0.5, _brighter(needle.rgb, 0.6)))
             for point in (needle.entry, needle.tip):
-                distance = abs(float(signed_distance_to_plane(point, plane_point, frame.normal)))
-                (near if distance <= slab_half_mm else far).append((point + 4 * eye, needle.rgb))
+                distance = abs(float(signed_distance_to_plane(point, plane_point, normal)))
+                (near if distance <= slab_half_mm else far).append((flat(point, 4), needle.rgb))
+        markers = [(flat(p, 5), c) for p, c in markers]
         self._faint.set_data(segments_polydata([(a, b) for a, b, _ in faint], [c for *_, c in faint]))
         self._solid.set_data(segments_polydata([(a, b) for a, b, _ in solid], [c for *_, c in solid]))
         self._selected.set_data(segments_polydata([(a, b) for a, b, _ in selected], [c for *_, c in selected]))
@@ -75,7 +84,7 @@ class NeedleOverlay2D:
                                               [c for *_, c in rings]))
         self._near_handles.set_data(points_polydata([p for p, _ in near], [c for _, c in near]))
         self._far_handles.set_data(points_polydata([p for p, _ in far], [c for _, c in far]))
-        self._markers.set_data(points_polydata([np.asarray(p) + 5 * eye for p, _ in markers], [c for _, c in markers]))
+        self._markers.set_data(points_polydata([p for p, _ in markers], [c for _, c in markers]))
 
 
 class NeedleTubes3D:

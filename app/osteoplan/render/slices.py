@@ -65,3 +65,8 @@ class LabelSliceLayer:
 
     def set_visible(self, visible: bool) -> None:
         self.prop.SetVisibility(bool(visible))
+
+
+def outlined_label_colors(names: dict[int, str]) -> dict[int, tuple[float, float, float]]:
+    """Label values drawn with an outline (those with a visible fill) and their colours."""
+    return {value: rgb for value, (rgb, opacity) in ((v, label_style(n)) for v, n in names.items()) if opacity > 0}

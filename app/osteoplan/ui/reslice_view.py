@@ -13,7 +13,8 @@ from osteoplan.core.case import Case
 from osteoplan.core.view_geometry import ViewFrame, display_to_world, move_point_onto_plane
 from osteoplan.core.viewer import ViewerState
 from osteoplan.render.overlays import CornerText
-from osteoplan.render.slices import CtSliceLayer, LabelSliceLayer
+from osteoplan.render.label_outlines import LabelOutlines
+from osteoplan.render.slices import CtSliceLayer, LabelSliceLayer, outlined_label_colors
 from osteoplan.ui.vtk_pane import VtkPane
 
 ZOOM_STEP = 1.15
@@ -27,6 +28,7 @@ class ResliceView(VtkPane):
         self.case: Case | None = None
         self._ct_layer: CtSliceLayer | None = None
         self._label_layer: LabelSliceLayer | None = None
+        self._outlines: LabelOutlines | None = None
         self.renderer.GetActiveCamera().ParallelProjectionOn()
         self._corners = CornerText(self.renderer)
         viewer.window_level_changed.connect(self._on_window_level_changed)
@@ -37,7 +39,9 @@ class ResliceView(VtkPane):
         for layer in (self._ct_layer, self._label_layer):
             if layer is not None:
                 self.renderer.RemoveViewProp(layer.prop)
-        self._ct_layer = self._label_layer = None
+        if self._outlines is not None:
+            self.renderer.RemoveActor(self._outlines.actor)
+        self._ct_layer = self._label_layer = self._outlines = None
         self.case = case
         if case is not None:
             self._ct_layer = CtSliceLayer(case.ct, self.renderer)
@@ -45,9 +49,13 @@ class ResliceView(VtkPane):
             if case.labels is not None:
                 self._label_layer = LabelSliceLayer(case.labels.volume, case.labels.names, self.renderer)
                 self._label_layer.set_visible(self.viewer.labels_visible)
+                self._outlines = LabelOutlines(case.labels.volume, outlined_label_colors(case.labels.names), self.renderer)
+                self._outlines.set_visible(self.viewer.labels_visible)
         self._update_window_level_text()
 
     def prepare_frame(self) -> None:
+        if self._outlines is not None and self.viewer.labels_visible:
+            self._outlines.update(self.plane_point, self.frame)
         if self.case is not None:
             self.renderer.ResetCameraClippingRange()
 
@@ -128,6 +136,7 @@ class ResliceView(VtkPane):
     def _on_labels_visible_changed(self, visible: bool) -> None:
         if self._label_layer is not None:
             self._label_layer.set_visible(visible)
+            self._outlines.set_visible(visible)
             self.render()
 
     def _update_window_level_text(self) -> None:

@@ -14,14 +14,18 @@ from vtkmodules.vtkInteractionWidgets import vtkOrientationMarkerWidget
 from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor
 
 from osteoplan.core.case import Case
+from osteoplan.core.label_colors import label_color
 from osteoplan.core.presets import display_presets
+from osteoplan.core.structures import category_of
 from osteoplan.core.viewer import ViewerState
 from osteoplan.render.overlays import CornerText
+from osteoplan.render.structure_surfaces import StructureSurfaces
 from osteoplan.render.volume_rendering import VolumeRenderingLayer, use_gpu_mapper
 from osteoplan.ui.style import VOLUME_BACKGROUND_BOTTOM, VOLUME_BACKGROUND_TOP
 from osteoplan.ui.vtk_pane import VtkPane
 
 INTERACTIVE_UPDATE_RATE = 15.0  # frames/s the mappers aim for while the user rotates
+SURFACE_CATEGORIES = ("neural", "vascular", "lesion")  # viscera would hide the spine
 
 
 def _orientation_cube() -> vtkAnnotatedCubeActor:
@@ -68,7 +72,9 @@ class VolumeView(VtkPane):
         self._marker.SetOrientationMarker(_orientation_cube())
         self._marker.SetInteractor(self.interactor)
         self._marker.SetViewport(0.0, 0.0, 0.16, 0.16)
+        self.surfaces = StructureSurfaces(self.renderer)
         viewer.volume_preset_changed.connect(self._on_preset_changed)
+        viewer.labels_visible_changed.connect(self._on_labels_visible_changed)
 
     def set_case(self, case: Case | None) -> None:
         if self.layer is not None:
@@ -83,7 +89,23 @@ class VolumeView(VtkPane):
             self._marker.SetEnabled(True)
             self._marker.InteractiveOff()
             self._update_preset_text()
+        self.surfaces.set_labels(*self._surface_labels(case))
+        self.surfaces.set_visible(self.viewer.labels_visible)
         self.reset_view()
+
+    @staticmethod
+    def _surface_labels(case: Case | None):
+        """The label values shown as surfaces: what a needle must avoid, and the lesion (bone shows
+        in the volume rendering itself)."""
+        if case is None or case.labels is None:
+            return None, {}
+        colors = {value: label_color(name) for value, name in case.labels.names.items()
+                  if category_of(name) in SURFACE_CATEGORIES}
+        return case.labels.volume, colors
+
+    def _on_labels_visible_changed(self, visible: bool) -> None:
+        self.surfaces.set_visible(visible)
+        self.render()
 
     def reset_view(self) -> None:
         """Anterior view turned slightly to the patient's left and from above (depth reads better
