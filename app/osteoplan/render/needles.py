@@ -136,3 +136,66 @@ class NeedleTubes3D:
         self.actor.SetVisibility(bool(coords))
         handles = [(p, n.rgb) for n in needles for p in (n.entry, n.tip)]
         self._handles.set_data(points_polydata([p for p, _ in handles], [c for _, c in handles]))
+
+
+@dataclass(frozen=True)
+class DistanceGraphic:
+    """A line from a needle's closest point to a structure's, labelled with the distance."""
+
+    on_needle: np.ndarray
+    on_structure: np.ndarray
+    text: str
+    rgb: tuple[float, float, float]
+
+
+class DistanceAnnotations:
+    """Distance lines with their labels; in 2-D views (`plane` given to `update`) drawn projected
+    onto the slice, in 3-D where they are."""
+
+    def __init__(self, renderer: vtkRenderer) -> None:
+        from vtkmodules.vtkRenderingCore import vtkBillboardTextActor3D  # noqa: F401  (module check)
+
+        self._renderer = renderer
+        self._lines = ColoredActor(renderer, line_width=2.0)
+        self._lines.actor.GetProperty().SetLineStipplePattern(0xF0F0)
+        self._ends = ColoredActor(renderer, point_size=7, spheres=True)
+        self._labels: list = []
+
+    def update(self, distances: list[DistanceGraphic], plane_point=None, frame: ViewFrame | None = None) -> None:
+        from vtkmodules.vtkRenderingCore import vtkBillboardTextActor3D
+
+        def place(point, layer: int = 6):
+            point = np.asarray(point, dtype=float)
+            if frame is None:
+                return point
+            normal = np.asarray(frame.normal, dtype=float)
+            return point - normal * float(np.dot(point - np.asarray(plane_point), normal)) - normal * TOWARDS_EYE_MM * layer
+
+        segments = [(place(d.on_needle), place(d.on_structure)) for d in distances]
+        self._lines.set_data(segments_polydata(segments, [d.rgb for d in distances]))
+        self._ends.set_data(points_polydata([b for _, b in segments], [d.rgb for d in distances]))
+        while len(self._labels) < len(distances):
+            label = vtkBillboardTextActor3D()
+            prop = label.GetTextProperty()
+            prop.SetFontSize(14)
+            prop.SetBold(True)
+            prop.SetShadow(True)
+            label.PickableOff()
+            self._renderer.AddActor(label)
+            self._labels.append(label)
+        for index, label in enumerate(self._labels):
+            if index < len(distances):
+                (start, end), graphic = segments[index], distances[index]
+                # beside the needle's end of the line, on the side away from the structure
+                label.SetPosition(*start)
+                away = 1.0 if frame is None else float(np.sign(np.dot(start - end, frame.screen_right)) or 1.0)
+                if away > 0:
+                    label.GetTextProperty().SetJustificationToLeft()
+                else:
+                    label.GetTextProperty().SetJustificationToRight()
+                label.SetDisplayOffset(int(10 * away), 6)
+                label.SetInput(graphic.text)
+                label.GetTextProperty().SetColor(*graphic.rgb)
+                label.VisibilityOn()
+            else:
+                label.VisibilityOff()

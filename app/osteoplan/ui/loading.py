@@ -44,9 +44,13 @@ def run_task(window: "MainWindow", title: str, work: Callable, on_success: Calla
             dialog.setValue(int(1000 * min(max(fraction, 0.0), 0.999)))
             if message:
                 dialog.setLabelText(message)
+        elif title:  # quiet work reports in the status bar, the window stays fully usable
+            window.statusBar().showMessage(f"{title} {100 * fraction:.0f}%  {message}", 5000)
 
     def succeeded(result) -> None:
         finish()
+        if quiet and title:
+            window.statusBar().showMessage(f"{title}: done", 3000)
         on_success(result)
 
     def failed(error: BaseException) -> None:

@@ -139,8 +139,8 @@ class MainWindow(QMainWindow):
         self.controller.set_session(session)
         if session is not None:
             # Distance fields etc. are built in the background, so the first drag is smooth.
-            self.run_task("", lambda _progress, s=session: s.prepare(), lambda _r: self.controller.refresh_views(),
-                          quiet=True)
+            self.run_task("Preparing safety distances", lambda progress, s=session: s.prepare(progress),
+                          lambda _r: self.controller.refresh_views(), quiet=True)
         self.update_title()
         self._show_cursor(self.viewer.cursor_lps)
         self.case_shown.emit(case)

@@ -13,9 +13,16 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.session import NeedleState, PlanSession
+from osteoplan.core.session import NeedleState, PlanSession, needle_state
 from osteoplan.core.trajectory import TrajectoryKind
-from osteoplan.render.needles import NeedleGraphic, NeedleOverlay2D, NeedleTubes3D
+from osteoplan.core.structure_warnings import distance_warning
+from osteoplan.render.needles import (
+    DistanceAnnotations,
+    DistanceGraphic,
+    NeedleGraphic,
+    NeedleOverlay2D,
+    NeedleTubes3D,
+)
 from osteoplan.ui.style import NEEDLE_COLORS, PLACEMENT_COLOR, VIRTUAL_TIP_COLOR
 
 HANDLE_PICK_PX = 9.0
@@ -52,11 +59,13 @@ class PlanController(QObject):
             self.attach_2d_view(view)
             view.pointer_handlers.append(self)
         self._tubes = NeedleTubes3D(window.views["3d"].renderer)
+        self._distances_3d = DistanceAnnotations(window.views["3d"].renderer)
+        self._distance_graphics: list[DistanceGraphic] = []
         window.views["3d"].pointer_handlers.append(self)
 
     def attach_2d_view(self, view) -> None:
         """Draw the needles in a 2-D view (slice or needle view), following its plane."""
-        self._overlays[view] = NeedleOverlay2D(view.renderer)
+        self._overlays[view] = (NeedleOverlay2D(view.renderer), DistanceAnnotations(view.renderer))
         view.render_hooks.append(self._update_overlay)
 
     def set_virtual_tip(self, tip_lps) -> None:
@@ -106,10 +115,34 @@ class PlanController(QObject):
             graphics.append(NeedleGraphic("placing", self._placement_entry, self._placement_hover, 1.5, PLACEMENT_COLOR))
         return graphics
 
+    def distance_graphics(self) -> list[DistanceGraphic]:
+        """The nearest critical structure of the selected needle, and of every needle within a
+        warning distance, as labelled lines (what the user watches while dragging)."""
+        if self.session is None:
+            return []
+        graphics = []
+        for trajectory in self.session.plan.trajectories:
+            if not trajectory.visible:
+                continue
+            nearest = self.session.structure_distances(trajectory.id).get(trajectory.id) or []
+            if not nearest:
+                continue
+            found = nearest[0]
+            warning = distance_warning(trajectory.id, trajectory.label, found)
+            if warning is None and trajectory.id != self.selected_id:
+                continue
+            rgb = NEEDLE_COLORS[needle_state(warning.severity if warning else None)]
+            text = f"{found.distance_mm:.1f} mm {found.structure.name}"
+            graphics.append(DistanceGraphic(np.asarray(found.closest_on_needle_lps),
+                                            np.asarray(found.closest_on_structure_lps), text, rgb))
+        return graphics
+
     def refresh_views(self) -> None:
         graphics = self.needle_graphics()
         self._graphics = graphics
+        self._distance_graphics = self.distance_graphics()
         self._tubes.set_needles(graphics)
+        self._distances_3d.update(self._distance_graphics)
         for view in self._overlays:
             view.request_render()
         self.window.views["3d"].request_render(30)
@@ -119,7 +152,9 @@ class PlanController(QObject):
             return
         slab = max(MIN_SLAB_HALF_MM, min(view.case.ct.spacing))
         markers = [] if self.virtual_tip is None else [(self.virtual_tip, VIRTUAL_TIP_COLOR)]
-        self._overlays[view].update(self._graphics, view.plane_point, view.frame, slab, markers)
+        needles, distances = self._overlays[view]
+        needles.update(self._graphics, view.plane_point, view.frame, slab, markers)
+        distances.update(self._distance_graphics, view.plane_point, view.frame)
 
     # --- placement tool ----------------------------------------------------------------------
     def start_placement(self, kind: TrajectoryKind) -> None:
