@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.session import NeedleState, PlanSession, needle_state
 from osteoplan.core.trajectory import TrajectoryKind
+from osteoplan.core.distances import FIELD_MARGIN_MM
 from osteoplan.core.structure_warnings import distance_warning
 from osteoplan.render.needles import (
     DistanceAnnotations,
@@ -132,7 +133,9 @@ class PlanController(QObject):
             if warning is None and trajectory.id != self.selected_id:
                 continue
             rgb = NEEDLE_COLORS[needle_state(warning.severity if warning else None)]
-            text = f"{found.distance_mm:.1f} mm {found.structure.name}"
+            far = found.distance_mm >= FIELD_MARGIN_MM - 1.0  # beyond the distance field's reach
+            text = f"> {FIELD_MARGIN_MM - 1.0:.0f} mm {found.structure.name}" if far else \
+                f"{found.distance_mm:.1f} mm {found.structure.name}"
             graphics.append(DistanceGraphic(np.asarray(found.closest_on_needle_lps),
                                             np.asarray(found.closest_on_structure_lps), text, rgb))
         return graphics
