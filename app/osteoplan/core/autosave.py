@@ -8,7 +8,8 @@ lock can be taken belongs to a process that is gone: `find_recoverable` offers i
 lock rather than a pid check: pids are reused, and probing a pid on Windows kills it.)
 
 The folder is ``<data dir>/autosave`` where the data dir is ``$OSTEOPLAN_DATA_DIR`` or
-``platformdirs.user_data_dir("osteoplan")``. When to save (every 30 s, on structural
+``platformdirs.user_data_dir("osteoplan")``. Edited structure masks go beside the autosave
+as ``<session>.structures.nii.gz`` (rewritten only when they changed). When to save (every 30 s, on structural
 changes) is the GUI's decision.
 """
 
@@ -104,6 +105,7 @@ class Autosaver:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.session = f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._lock_fd: int | None = None
+        self._masks_written: tuple[str, list] | None = None  # (digest, refs) of the last mask files written
 
     @property
     def plan_path(self) -> Path:
@@ -131,7 +133,12 @@ class Autosaver:
         """Write the plan and its meta file atomically; returns the autosave plan file."""
         original = Path(os.path.abspath(plan_path)) if plan_path is not None else None
         base = original.parent if original is not None else Path.cwd()
-        data = plan_to_dict(plan)  # paths as in the plan, then made absolute: the autosave lives elsewhere
+        try:
+            masks = self._write_masks(plan)
+        except OSError as exc:
+            raise AutosaveError(f"could not autosave the edited structures to {self.directory}: "
+                                f"{exc.strerror or exc}") from None
+        data = plan_to_dict(plan, masks=masks)  # paths as in the plan, then made absolute: the autosave lives elsewhere
         data["image"]["path"] = resolve_plan_path(data["image"]["path"], base)
         if "labels" in data:
             for key in ("path", "names"):
@@ -149,11 +156,29 @@ class Autosaver:
             raise AutosaveError(f"could not autosave to {self.directory}: {exc.strerror or exc}") from None
         return self.plan_path
 
+    def _write_masks(self, plan: Plan) -> list | None:
+        """The structure mask files of the autosave (absolute refs), written if they changed."""
+        edited = plan.structure_masks
+        if edited is None:
+            return None  # not loaded: the plan's own refs (absolute) stay valid
+        if not len(edited):
+            return []
+        if self._masks_written is None or self._masks_written[0] != edited.digest:
+            from osteoplan.core.io.structure_masks import write_structure_masks
+
+            self._hold_lock()
+            self._masks_written = (edited.digest, write_structure_masks(edited, self.plan_path))
+        return self._masks_written[1]
+
     def discard(self) -> None:
         """Remove this session's autosave (the work is saved or deliberately closed)."""
+        from osteoplan.core.io.structure_masks import remove_structure_masks
+
         for path in (self.plan_path, self.meta_path):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        remove_structure_masks(self.plan_path)
+        self._masks_written = None
         if self._lock_fd is not None:
             _unlock(self._lock_fd)
             os.close(self._lock_fd)
@@ -178,6 +203,9 @@ class Recoverable:
         return load_plan(self.plan_path, catalog)
 
     def discard(self) -> None:
+        from osteoplan.core.io.structure_masks import remove_structure_masks
+
+        remove_structure_masks(self.plan_path)
         folder = self.plan_path.parent
         for suffix in (PLAN_SUFFIX, META_SUFFIX, LOCK_SUFFIX):
             with contextlib.suppress(OSError):

@@ -8,10 +8,10 @@ methods are for commands only.
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from typing import Annotated, Any, Callable
 
 from psygnal import Signal
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from osteoplan.core.trajectory import Trajectory
 
@@ -31,6 +31,89 @@ class LabelsRef(BaseModel):
     names: str | None = Field(default=None, max_length=4096)  # labels.json; default: beside the label map
 
 
+StructureName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class AutoStructures(BaseModel):
+    """Which automatic structures to compute from the CT (each only when the labels lack that category)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    skin: bool = True
+    bone: bool = True
+
+
+class StructureOverride(BaseModel):
+    """What differs from a structure's defaults (category from its name, category/label colour,
+    category thresholds, visible, opacity 1); None = the default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    category: str | None = Field(default=None, min_length=1, max_length=64)
+    color: tuple[Annotated[int, Field(ge=0, le=255)], Annotated[int, Field(ge=0, le=255)],
+                 Annotated[int, Field(ge=0, le=255)]] | None = None
+    warn_mm: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
+    stop_mm: float | None = Field(default=None, ge=0, le=1000, allow_inf_nan=False)
+    visible: bool | None = None
+    opacity: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str | None) -> str | None:
+        from osteoplan.core.structures import structure_categories
+
+        known = structure_categories().categories
+        if value is not None and value not in known:
+            raise ValueError(f"unknown structure category {value!r}; known: {', '.join(sorted(known))}")
+        return value
+
+    @model_validator(mode="after")
+    def _stop_within_warn(self) -> "StructureOverride":
+        if self.warn_mm is not None and self.stop_mm is not None and self.stop_mm > self.warn_mm:
+            raise ValueError(f"stop_mm ({self.stop_mm:g}) must not exceed warn_mm ({self.warn_mm:g})")
+        return self
+
+
+class MaskLayerRef(BaseModel):
+    """A label map on the CT grid holding edited/user structure masks: value (as text) -> structure name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    path: str = Field(min_length=1, max_length=4096)
+    names: dict[Annotated[str, Field(pattern=r"^[1-9][0-9]{0,4}$")], StructureName] = Field(max_length=1000)
+
+    @model_validator(mode="after")
+    def _valid_names(self) -> "MaskLayerRef":
+        if any(int(v) > 65535 for v in self.names):
+            raise ValueError("label values of a mask file lie in 1..65535")
+        if len(set(self.names.values())) != len(self.names):
+            raise ValueError("a structure name appears twice in one mask file")
+        return self
+
+
+class StructuresRef(BaseModel):
+    """The plan's structure settings (see `io.plan_file` for the file form)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    auto: AutoStructures = Field(default_factory=AutoStructures)
+    overrides: dict[StructureName, StructureOverride] = Field(default_factory=dict, max_length=1000)
+    renamed: dict[StructureName, StructureName] = Field(default_factory=dict, max_length=1000)  # new: base name
+    deleted: list[StructureName] = Field(default_factory=list, max_length=1000)  # base names
+    masks: list[MaskLayerRef] = Field(default_factory=list, max_length=16)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "StructuresRef":
+        in_masks = [n for layer in self.masks for n in layer.names.values()]
+        if len(in_masks) != len(set(in_masks)):
+            raise ValueError("a structure name appears in two mask files")
+        if len(set(self.renamed.values())) != len(self.renamed):
+            raise ValueError("two structures are renamed from the same name")
+        if set(self.deleted) & set(self.renamed.values()):
+            raise ValueError("a structure is both deleted and renamed")
+        return self
+
+    @property
+    def is_default(self) -> bool:
+        return self == StructuresRef()
+
+
 class Plan:
     trajectory_added = Signal(str)  # id
     trajectory_changed = Signal(str)  # id
@@ -38,9 +121,14 @@ class Plan:
     changed = Signal()  # after any of the above, and after a reference changes
 
     def __init__(self, image: ImageRef, labels: LabelsRef | None = None,
-                 trajectories: list[Trajectory] | tuple[Trajectory, ...] = ()) -> None:
+                 trajectories: list[Trajectory] | tuple[Trajectory, ...] = (),
+                 structures: StructuresRef | None = None) -> None:
         self.image = image
         self.labels = labels
+        self.structures = structures or StructuresRef()  # set by the session after every structure edit
+        # The masks of edited/user structures in memory (`structure_state.EditedMasks`): None until
+        # loaded (then `structures.masks` names the files that hold them); saving writes them out.
+        self.structure_masks: Any = None
         self._trajectories: dict[str, Trajectory] = {}
         for trajectory in trajectories:
             if trajectory.id in self._trajectories:
@@ -81,8 +169,11 @@ class Plan:
         return next_id
 
     def same_content(self, other: "Plan") -> bool:
+        mine, theirs = self.structure_masks, other.structure_masks
         return (self.image == other.image and self.labels == other.labels
-                and self.trajectories == other.trajectories)
+                and self.trajectories == other.trajectories
+                and self.structures.model_copy(update={"masks": []}) == other.structures.model_copy(update={"masks": []})
+                and (mine.digest if mine else None) == (theirs.digest if theirs else None))
 
     # --- mutation, for commands only ---------------------------------------------------------
     def _insert(self, trajectory: Trajectory, index: int | None = None) -> None:

@@ -21,6 +21,7 @@ from osteoplan.core.history import History
 from osteoplan.core.plan import ImageRef, Plan
 from osteoplan.core.readouts import ReadoutEngine, TrajectoryReadout
 from osteoplan.core.distances import DistanceFields, StructureDistance
+from osteoplan.core.structure_editing import StructureEditor
 from osteoplan.core.structures import StructureSet, case_structures
 from osteoplan.core.trajectory import Side, Trajectory, TrajectoryKind
 
@@ -47,6 +48,7 @@ def needle_state(worst_severity) -> NeedleState:
 
 class PlanSession:
     readouts_changed = Signal(str)  # trajectory id whose readouts are new
+    structures_changed = Signal(str)  # the one structure name changed, or "" for several / all
 
     def __init__(self, case: Case, plan: Plan | None = None, catalog: DeviceCatalog | None = None,
                  history: History | None = None, plan_path: Path | None = None) -> None:
@@ -59,9 +61,13 @@ class PlanSession:
         self._engine_lock = threading.Lock()  # prepare() may run in a worker while the UI asks
         self._readouts: dict[str, tuple[Trajectory, TrajectoryReadout]] = {}
         self._structures: StructureSet | None = None
-        self._structures_lock = threading.Lock()
+        self._bases: dict = {}  # AutoStructures -> labels + automatic structures, before the plan's edits
+        self._structures_lock = threading.RLock()
+        self.structures_revision = 0  # +1 on every set_structures; keys the caches that depend on structures
+        self.structure_notes: list[str] = []  # what could not be restored from the plan
         self.distance_fields = DistanceFields(case.ct)
-        self._distances: dict[str, tuple[Trajectory, dict[str, list[StructureDistance]]]] = {}
+        self._distances: dict[str, tuple[Trajectory, int, dict[str, list[StructureDistance]]]] = {}
+        self.structure_editor = StructureEditor(self)  # undoable structure edits, on `history`
         self.plan.trajectory_changed.connect(self._forget)
         self.plan.trajectory_removed.connect(self._forget)
 
@@ -79,35 +85,86 @@ class PlanSession:
     # --- critical structures ---------------------------------------------------------------
     @property
     def structures(self) -> StructureSet:
-        """The case's structures: its labels, plus automatic skin/bone where the labels lack them."""
+        """The case's structures: its labels, plus automatic skin/bone where the labels lack them
+        (and the plan asks for them), with the plan's structure edits applied."""
         with self._structures_lock:
             if self._structures is None:
-                self._structures = case_structures(self.case, body=self._body_mask)
+                from osteoplan.core.structure_state import apply_edits
+
+                ref = self.plan.structures
+                self._ensure_plan_masks()
+                masks = self.plan.structure_masks.by_name() if self.plan.structure_masks is not None else None
+                self._structures, notes = apply_edits(self.base_structures, ref, masks)
+                self.structure_notes += notes
             return self._structures
+
+    @property
+    def base_structures(self) -> StructureSet:
+        """The labels and automatic structures the plan's `auto` switches ask for, unedited."""
+        return self.base_structures_for(self.plan.structures.auto)
+
+    def base_structures_for(self, auto) -> StructureSet:
+        with self._structures_lock:
+            if auto not in self._bases:
+                self._bases[auto] = case_structures(self.case, skin=auto.skin, bone=auto.bone, body=self._body_mask)
+            return self._bases[auto]
+
+    def _ensure_plan_masks(self) -> None:
+        """Read the plan's mask files if nobody has yet (`load_case_for_plan` normally does)."""
+        if self.plan.structure_masks is None and self.plan.structures.masks:
+            from osteoplan.core.errors import LoadError
+            from osteoplan.core.io.structure_masks import read_structure_masks
+
+            try:
+                self.plan.structure_masks = read_structure_masks(self.plan.structures.masks, self.case.ct)
+            except LoadError as exc:
+                self.structure_notes.append(f"Edited structures not restored: {exc}")
 
     def _body_mask(self) -> np.ndarray:
         from osteoplan.core.bone_fields import BODY_BIT
 
         return (self.engine.masks.bits & BODY_BIT) > 0  # the readouts' body: computed once for both
 
-    def set_structures(self, structures: StructureSet) -> None:
-        """Replace the structure set (after an edit); fields of unchanged masks are kept."""
+    def set_structures(self, structures: StructureSet, auto=None) -> None:
+        """Replace the structure set (edits and their undo go through `StructureEditor`); `auto`
+        (an `AutoStructures`) switches the automatic structures, which changes the base set.
+
+        Records the edits in the plan (`plan.structures`, `plan.structure_masks`), drops every
+        cache that depends on structures (fields of unchanged masks are kept), then emits
+        `structures_changed` and `readouts_changed` for every path."""
+        from osteoplan.core.structure_state import EditedMasks, record_edits
+
         with self._structures_lock:
+            old = self.structures
+            if auto is not None and auto != self.plan.structures.auto:
+                self.plan.structures = self.plan.structures.model_copy(update={"auto": auto})
+            ref, masks = record_edits(self.base_structures, structures, self.plan.structures.auto)
+            self.plan.structures = ref  # the masks are in memory now; saving writes them and their refs
+            self.plan.structure_masks = EditedMasks(self.case.ct, masks)
             self._structures = structures
+            self.structures_revision += 1
+            self._distances.clear()
         self.distance_fields.forget_except(structures)
-        for trajectory_id in list(self._distances):
-            self._forget(trajectory_id)
+        changed = {s.name for s in old if not (s.name in structures and structures[s.name].same_as(s))}
+        changed |= {s.name for s in structures if s.name not in old}
+        self.structures_changed.emit(next(iter(changed)) if len(changed) == 1 else "")
+        for trajectory in self.plan.trajectories:  # readouts of the needle alone stay valid
+            self.readouts_changed.emit(trajectory.id)
 
     def structure_distances(self, trajectory_id: str) -> dict[str, list[StructureDistance]]:
         """Whole-needle distances of a trajectory and its spindles (by object id) to each hazard."""
         from osteoplan.core.structure_warnings import trajectory_distances
 
         trajectory = self.plan.trajectory(trajectory_id)
-        cached = self._distances.get(trajectory_id)
-        if cached is not None and cached[0] == trajectory:
-            return cached[1]
-        distances = trajectory_distances(self, trajectory)
-        self._distances[trajectory_id] = (trajectory, distances)
+        with self._structures_lock:
+            structures, revision = self.structures, self.structures_revision
+            cached = self._distances.get(trajectory_id)
+        if cached is not None and cached[0] == trajectory and cached[1] == revision:
+            return cached[2]
+        distances = trajectory_distances(self, trajectory, structures)
+        with self._structures_lock:
+            if revision == self.structures_revision:  # not stale: no edit while computing
+                self._distances[trajectory_id] = (trajectory, revision, distances)
         return distances
 
     @property
@@ -196,6 +253,14 @@ def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
         if loaded.labels_path is not None:
             names = loaded.plan.labels.names if loaded.plan.labels else None
             case = case.with_labels(load_label_map(loaded.labels_path, names, reference=case.ct))
+    if loaded.plan.structures.masks and loaded.plan.structure_masks is None:
+        from osteoplan.core.errors import LoadError
+        from osteoplan.core.io.structure_masks import read_structure_masks
+
+        try:
+            loaded.plan.structure_masks = read_structure_masks(loaded.plan.structures.masks, case.ct)
+        except LoadError as exc:
+            warnings.append(f"The plan's edited structures could not be restored: {exc}")
     mismatch = check_image_hash(loaded, case.ct)
     if mismatch:
         warnings.append(mismatch)

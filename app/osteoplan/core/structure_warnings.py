@@ -35,9 +35,12 @@ def structures_at(structures: StructureSet, grid: Volume, point_lps, categories=
     return names
 
 
-def trajectory_distances(session: "PlanSession", trajectory: Trajectory) -> dict[str, list[StructureDistance]]:
-    """Distances of the trocar and each spindle (by object id) to every needle hazard, nearest first."""
-    structures, fields, grid = session.structures, session.distance_fields, session.case.ct
+def trajectory_distances(session: "PlanSession", trajectory: Trajectory,
+                         structures: StructureSet | None = None) -> dict[str, list[StructureDistance]]:
+    """Distances of the trocar and each spindle (by object id) to every needle hazard, nearest first
+    (`structures`: the set to measure against, default the session's)."""
+    structures = session.structures if structures is None else structures
+    fields, grid = session.distance_fields, session.case.ct
     out: dict[str, list[StructureDistance]] = {}
     targets = [trajectory.target_structure, *structures_at(structures, grid, trajectory.target)]
     radius = session.catalog.get(trajectory.device).outer_diameter_mm / 2.0

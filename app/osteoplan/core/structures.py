@@ -132,10 +132,20 @@ class Structure:
     start_kji: tuple[int, int, int]
     grid_shape: tuple[int, int, int]  # [k, j, i] shape of the CT grid
     color: tuple[float, float, float]  # RGB 0..1
-    source: Literal["labels", "auto"] = "labels"
+    source: Literal["labels", "auto", "user"] = "labels"
     warn_mm: float | None = None  # per-structure overrides of the category's needle thresholds
     stop_mm: float | None = None
     label_value: int | None = None
+    visible: bool = True
+    opacity: float = 1.0  # 0..1, a factor on the structure's display style
+    base_name: str | None = None  # the label/auto structure this one derives from (kept by a rename); None: user
+
+    def same_as(self, other: "Structure") -> bool:
+        """Equal content: name, mask, category, colour, source, thresholds, display settings."""
+        return (self.name, self.category, self.mask_hash, tuple(self.color), self.source, self.warn_mm,
+                self.stop_mm, self.label_value, self.visible, self.opacity, self.base_name) == (
+            other.name, other.category, other.mask_hash, tuple(other.color), other.source, other.warn_mm,
+            other.stop_mm, other.label_value, other.visible, other.opacity, other.base_name)
 
     @classmethod
     def from_mask(cls, name: str, mask: np.ndarray, *, category: str | None = None, source="labels",
@@ -237,9 +247,32 @@ class StructureSet:
         """Structures with a needle threshold in force (the ones needle warnings look at)."""
         return [s for s in self.structures if s.needle_thresholds().evaluated]
 
-    def with_structure(self, structure: Structure) -> "StructureSet":
-        """A new set with `structure` added, or replacing the one of the same name."""
-        return StructureSet((*(s for s in self.structures if s.name != structure.name), structure), self.notes)
+    def with_structure(self, structure: Structure, replacing: str | None = None) -> "StructureSet":
+        """A new set with `structure` added, or replacing the one of the same name (or named `replacing`)."""
+        drop = {structure.name, replacing}
+        return StructureSet((*(s for s in self.structures if s.name not in drop), structure), self.notes)
+
+    def without(self, name: str) -> "StructureSet":
+        return StructureSet(tuple(s for s in self.structures if s.name != name), self.notes)
+
+    def same_as(self, other: "StructureSet") -> bool:
+        return len(self) == len(other) and all(a.same_as(b) for a, b in zip(self, other))
+
+    def to_label_volume(self, ct: Volume | None = None, visible_only: bool = False) -> tuple[np.ndarray, dict[int, str]]:
+        """A uint16 [k, j, i] label map of the structures (values 1..n in name order) and value -> name.
+
+        Where structures overlap the smaller one wins (a lesion stays visible inside bone); see
+        `io.structure_masks.label_layers` for the lossless form used when saving.
+        """
+        shape = tuple(ct.array.shape) if ct is not None else (self.structures[0].grid_shape if self.structures else (0, 0, 0))
+        labels = np.zeros(shape, np.uint16)
+        chosen = [s for s in self.structures if s.visible or not visible_only]
+        names = {value: s.name for value, s in enumerate(self.structures, start=1) if s in chosen}
+        for value, structure in sorted(((v, self[n]) for v, n in names.items()), key=lambda vs: -vs[1].voxel_count):
+            if tuple(structure.grid_shape) != shape:
+                raise ValueError(f"structure {structure.name} lies on a grid of shape {structure.grid_shape}, not {shape}")
+            labels[structure.box][structure.box_mask] = value
+        return labels, names
 
 
 # --- sources --------------------------------------------------------------------------------
@@ -304,7 +337,23 @@ def case_structures(case: Case, *, skin: bool = True, bone: bool = True,
     if bone and "bone" not in categories:
         structures.append(auto_bone(case.ct))
         notes.append("Bone computed from the CT (HU threshold); no bone labels.")
-    return StructureSet(tuple(structures), tuple(notes))
+    return StructureSet(tuple(replace(s, base_name=s.name) for s in structures), tuple(notes))
+
+
+def structures_from_label_volume(labels: np.ndarray, names: dict[int, str], source="user") -> list[Structure]:
+    """The inverse of `StructureSet.to_label_volume`: one structure per named value (empty if absent),
+    category from the name and category colour (callers then apply their overrides)."""
+    boxes = ndimage.find_objects(np.clip(labels, 0, None).astype(np.int32, copy=False))
+    found = []
+    for value, name in sorted(names.items()):
+        box = boxes[value - 1] if 0 < value <= len(boxes) else None
+        category = category_of(name)
+        if box is None:
+            box_mask, start = np.zeros((0, 0, 0), bool), (0, 0, 0)
+        else:
+            box_mask, start = labels[box] == value, tuple(sl.start for sl in box)
+        found.append(Structure(name, category, box_mask, start, tuple(labels.shape), category_color(category), source))
+    return found
 
 
 def hazards_excluding(structures: Iterable[Structure], names: Iterable[str | None]) -> list[Structure]:

@@ -6,7 +6,6 @@ from vtkmodules.vtkCommonCore import vtkLookupTable
 from vtkmodules.vtkRenderingCore import vtkImageProperty, vtkImageSlice, vtkRenderer
 from vtkmodules.vtkRenderingImage import vtkImageResliceMapper
 
-from osteoplan.core.label_colors import label_style
 from osteoplan.core.volume import Volume
 from osteoplan.render.vtk_image import lps_matrix, vtk_image
 
@@ -44,15 +43,16 @@ class CtSliceLayer:
 class LabelSliceLayer:
     """Label map drawn as translucent colours over the CT (background 0 is transparent)."""
 
-    def __init__(self, labels: Volume, names: dict[int, str], renderer: vtkRenderer) -> None:
+    def __init__(self, labels: Volume, styles: dict[int, tuple[tuple[float, float, float], float]],
+                 renderer: vtkRenderer) -> None:
+        """`styles`: label value -> (RGB 0..1, opacity 0..1 of a full-strength structure)."""
         self.prop, self._mapper = _reslice_prop(labels)
-        top = max([int(labels.array.max()), *names.keys(), 1])
+        top = max([int(labels.array.max()), *styles.keys(), 1])
         table = vtkLookupTable()
         table.SetNumberOfTableValues(top + 1)
         table.SetTableRange(0, top)
-        table.SetTableValue(0, 0.0, 0.0, 0.0, 0.0)
-        for value in range(1, top + 1):
-            (r, g, b), opacity = label_style(names.get(value, f"label_{value}"))
+        for value in range(top + 1):
+            (r, g, b), opacity = styles.get(value, ((0.0, 0.0, 0.0), 0.0))
             table.SetTableValue(value, r, g, b, opacity * LABEL_OVERLAY_OPACITY)
         table.Build()
         prop = vtkImageProperty()
@@ -65,8 +65,3 @@ class LabelSliceLayer:
 
     def set_visible(self, visible: bool) -> None:
         self.prop.SetVisibility(bool(visible))
-
-
-def outlined_label_colors(names: dict[int, str]) -> dict[int, tuple[float, float, float]]:
-    """Label values drawn with an outline (those with a visible fill) and their colours."""
-    return {value: rgb for value, (rgb, opacity) in ((v, label_style(n)) for v, n in names.items()) if opacity > 0}

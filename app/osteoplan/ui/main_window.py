@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -32,6 +32,8 @@ from osteoplan.ui.slice_view import SliceView
 from osteoplan.ui.tasks import BackgroundTask
 from osteoplan.ui.trajectory_panel import TrajectoryPanel
 from osteoplan.ui.volume_view import VolumeView
+from osteoplan.ui.structure_display import structure_display
+from osteoplan.ui.structures_panel import StructuresPanel, StructureTool
 from osteoplan.ui.warnings_panel import WarningsPanel
 
 LAYOUTS = ("four-up", "axial", "sagittal", "coronal", "3d")
@@ -86,6 +88,17 @@ class MainWindow(QMainWindow):
         self.needle_dock = self._dock("Needle views", self.needle_panel, "needle_dock")
         self.splitDockWidget(self.paths_dock, self.needle_dock, Qt.Orientation.Vertical)
         self.needle_dock.hide()  # appears when a path is selected
+        self.structures_panel = StructuresPanel(self)
+        self.structures_dock = self._dock("Structures", self.structures_panel, "structures_dock")
+        self.tabifyDockWidget(self.paths_dock, self.structures_dock)
+        self.paths_dock.raise_()
+        self.structure_tool = StructureTool(self)
+        for view in self.slice_views():
+            view.pointer_handlers.insert(0, self.structure_tool)  # an active brush takes the press first
+        self._structures_timer = QTimer(self)
+        self._structures_timer.setSingleShot(True)
+        self._structures_timer.timeout.connect(self.show_structures)
+        self._watched_session: PlanSession | None = None
         self.warnings_panel = WarningsPanel(self)
         self.warnings_dock = self._dock("Warnings", self.warnings_panel, "warnings_dock",
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -133,10 +146,15 @@ class MainWindow(QMainWindow):
         self.needle_panel.set_case(case)
         if case is not None and session is None:
             session = PlanSession(case)
+        if self._watched_session is not None:
+            self._watched_session.structures_changed.disconnect(self._on_structures_changed)
+        self._watched_session = session
         if session is not None:
+            session.structures_changed.connect(self._on_structures_changed)
             self.plan_files.watch(session)
             self.needle_panel.set_tissue_lookup(lambda lps, c=case: tissue_at(c, lps))
         self.controller.set_session(session)
+        self.show_structures()
         if session is not None:
             # Distance fields etc. are built in the background, so the first drag is smooth.
             self.run_task("Preparing safety distances", lambda progress, s=session: s.prepare(progress),
@@ -144,6 +162,20 @@ class MainWindow(QMainWindow):
         self.update_title()
         self._show_cursor(self.viewer.cursor_lps)
         self.case_shown.emit(case)
+
+    def show_structures(self) -> None:
+        """Draw the session's structures in every view and list them (after a case opens or an edit)."""
+        display = structure_display(self.session)
+        for view in [*self.views.values(), self.needle_panel.in_plane, self.needle_panel.probe_eye]:
+            view.set_structures(display)
+            view.request_render()
+        self.structures_panel.refresh()
+
+    def _on_structures_changed(self, _name: str) -> None:
+        # a brush stroke changes the structures many times a second: redraw at most ~6 times a second
+        if not self._structures_timer.isActive():
+            self._structures_timer.start(150)
+        self.controller.refresh_views()
 
     def update_title(self) -> None:
         title = "OsteoPlan"

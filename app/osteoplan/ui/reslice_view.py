@@ -14,7 +14,7 @@ from osteoplan.core.view_geometry import ViewFrame, display_to_world, move_point
 from osteoplan.core.viewer import ViewerState
 from osteoplan.render.overlays import CornerText
 from osteoplan.render.label_outlines import LabelOutlines
-from osteoplan.render.slices import CtSliceLayer, LabelSliceLayer, outlined_label_colors
+from osteoplan.render.slices import CtSliceLayer, LabelSliceLayer
 from osteoplan.ui.vtk_pane import VtkPane
 
 ZOOM_STEP = 1.15
@@ -36,22 +36,28 @@ class ResliceView(VtkPane):
 
     # --- content -----------------------------------------------------------------------
     def set_case(self, case: Case | None) -> None:
-        for layer in (self._ct_layer, self._label_layer):
-            if layer is not None:
-                self.renderer.RemoveViewProp(layer.prop)
-        if self._outlines is not None:
-            self.renderer.RemoveActor(self._outlines.actor)
-        self._ct_layer = self._label_layer = self._outlines = None
+        if self._ct_layer is not None:
+            self.renderer.RemoveViewProp(self._ct_layer.prop)
+        self._ct_layer = None
+        self.set_structures(None)
         self.case = case
         if case is not None:
             self._ct_layer = CtSliceLayer(case.ct, self.renderer)
             self._ct_layer.set_window_level(*self.viewer.window_level)
-            if case.labels is not None:
-                self._label_layer = LabelSliceLayer(case.labels.volume, case.labels.names, self.renderer)
-                self._label_layer.set_visible(self.viewer.labels_visible)
-                self._outlines = LabelOutlines(case.labels.volume, outlined_label_colors(case.labels.names), self.renderer)
-                self._outlines.set_visible(self.viewer.labels_visible)
         self._update_window_level_text()
+
+    def set_structures(self, display) -> None:
+        """Draw the critical structures (a `StructureDisplay`, or None) filled and outlined."""
+        if self._label_layer is not None:
+            self.renderer.RemoveViewProp(self._label_layer.prop)
+        if self._outlines is not None:
+            self.renderer.RemoveActor(self._outlines.actor)
+        self._label_layer = self._outlines = None
+        if display is not None:
+            self._label_layer = LabelSliceLayer(display.labels, display.styles, self.renderer)
+            self._label_layer.set_visible(self.viewer.labels_visible)
+            self._outlines = LabelOutlines(display.labels, display.outline_colors, self.renderer)
+            self._outlines.set_visible(self.viewer.labels_visible)
 
     def prepare_frame(self) -> None:
         if self._outlines is not None and self.viewer.labels_visible:
@@ -137,7 +143,7 @@ class ResliceView(VtkPane):
         if self._label_layer is not None:
             self._label_layer.set_visible(visible)
             self._outlines.set_visible(visible)
-            self.render()
+        self.render()
 
     def _update_window_level_text(self) -> None:
         width, level = self.viewer.window_level

@@ -6,7 +6,6 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from osteoplan.core.errors import OsteoPlanError
 
 
 class _TaskSignals(QObject):
@@ -26,13 +25,18 @@ class BackgroundTask(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self._work(lambda fraction, message="": self.signals.progress.emit(float(fraction), message))
-        except OsteoPlanError as exc:
-            self.signals.failed.emit(exc)
+            result = self._work(lambda fraction, message="": self._emit(self.signals.progress, float(fraction), message))
         except Exception as exc:  # noqa: BLE001  (a bug must reach the user as a message, not kill the app)
-            self.signals.failed.emit(exc)
+            self._emit(self.signals.failed, exc)
         else:
-            self.signals.succeeded.emit(result)
+            self._emit(self.signals.succeeded, result)
+
+    @staticmethod
+    def _emit(signal, *args) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the window that asked has closed meanwhile: nobody to tell
+            pass
 
 
 def start(task: BackgroundTask) -> None:

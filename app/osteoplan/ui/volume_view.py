@@ -14,9 +14,7 @@ from vtkmodules.vtkInteractionWidgets import vtkOrientationMarkerWidget
 from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor
 
 from osteoplan.core.case import Case
-from osteoplan.core.label_colors import label_color
 from osteoplan.core.presets import display_presets
-from osteoplan.core.structures import category_of
 from osteoplan.core.viewer import ViewerState
 from osteoplan.render.overlays import CornerText
 from osteoplan.render.structure_surfaces import StructureSurfaces
@@ -25,7 +23,6 @@ from osteoplan.ui.style import VOLUME_BACKGROUND_BOTTOM, VOLUME_BACKGROUND_TOP
 from osteoplan.ui.vtk_pane import VtkPane
 
 INTERACTIVE_UPDATE_RATE = 15.0  # frames/s the mappers aim for while the user rotates
-SURFACE_CATEGORIES = ("neural", "vascular", "lesion")  # viscera would hide the spine
 
 
 def _orientation_cube() -> vtkAnnotatedCubeActor:
@@ -89,19 +86,13 @@ class VolumeView(VtkPane):
             self._marker.SetEnabled(True)
             self._marker.InteractiveOff()
             self._update_preset_text()
-        self.surfaces.set_labels(*self._surface_labels(case))
-        self.surfaces.set_visible(self.viewer.labels_visible)
+        self.set_structures(None)
         self.reset_view()
 
-    @staticmethod
-    def _surface_labels(case: Case | None):
-        """The label values shown as surfaces: what a needle must avoid, and the lesion (bone shows
-        in the volume rendering itself)."""
-        if case is None or case.labels is None:
-            return None, {}
-        colors = {value: label_color(name) for value, name in case.labels.names.items()
-                  if category_of(name) in SURFACE_CATEGORIES}
-        return case.labels.volume, colors
+    def set_structures(self, display) -> None:
+        """Critical structures (a `StructureDisplay`, or None) as translucent surfaces."""
+        self.surfaces.set_labels(display.labels if display else None, display.surface_colors if display else {})
+        self.surfaces.set_visible(self.viewer.labels_visible)
 
     def _on_labels_visible_changed(self, visible: bool) -> None:
         self.surfaces.set_visible(visible)

@@ -59,3 +59,24 @@ def _fsync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def atomic_write_with(path: str | os.PathLike, write, suffix: str = "") -> None:
+    """Replace `path` atomically with what `write(temp_path)` writes (e.g. SimpleITK, which writes
+    only to named files; `suffix` keeps the extension it picks the format from)."""
+    path = Path(path)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _default_file_mode()
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX + suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(temp_name)
+        with open(temp_name, "rb+") as handle:
+            os.fsync(handle.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(temp_name, mode)
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    _fsync_folder(path.parent)

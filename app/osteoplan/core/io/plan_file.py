@@ -5,12 +5,24 @@ Format (version 1; the JSON Schema is published as ``resources/plan.schema.json`
     {"format": "osteoplan.plan", "version": 1,
      "image": {"path": "ct.nii.gz", "series_uid": "...", "content_hash": "sha256:..."},
      "labels": {"path": "labels.nii.gz", "names": "labels.json"},
+     "structures": {"auto": {"skin": true, "bone": true},
+                    "overrides": {"spinal_cord": {"warn_mm": 6, "stop_mm": 3, "category": "neural",
+                                                  "color": [255, 220, 0], "visible": true, "opacity": 0.6}},
+                    "renamed": {"cord": "spinal_cord"}, "deleted": ["label_7"],
+                    "masks": [{"path": "plan.structures.nii.gz", "names": {"1": "cement (user)"}}]},
      "trajectories": [{"id": "t1", "name": "", "kind": "transpedicular", "side": "left",
                        "target_structure": "vertebrae_L2", "level": "L2",
                        "entry_lps": [x, y, z], "target_lps": [x, y, z], "device": "trocar-11g-100",
                        "spindles": [{"id": "s1", "direction": [x, y, z], "length_mm": 60,
                                      "device": "kwire-2.0-150", "start_offset_mm": 0}],
                        "visible": true}]}
+
+``structures`` (optional, every part optional): ``auto`` switches the automatic skin/bone
+(each computed only when the labels lack it; default on); ``overrides`` per structure
+name what differs from its defaults (null/absent: the default; thresholds are the needle
+ones); ``renamed`` {new name: name in the labels}; ``deleted`` names of label/automatic
+structures; ``masks`` the label maps on the CT grid, written beside the plan on saving,
+holding the edited and user-painted masks (see `structure_masks`, `structure_state`).
 
 Only ``format``, ``version``, ``image.path`` and, per trajectory, ``id``, ``entry_lps``,
 ``target_lps`` and ``device`` are required. Relative paths resolve against the plan
@@ -25,7 +37,6 @@ field (``plan.json: trajectories[0].entry_lps: ...``). A missing image is not an
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -40,8 +51,10 @@ from osteoplan.core.devices import DeviceCatalog, UnknownDeviceError, device_cat
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.io.atomic import atomic_write_text
 from osteoplan.core.io.content_hash import check_image_hash, volume_content_hash
+from osteoplan.core.io.plan_errors import _json_type, _short, _validation_error, field_path  # noqa: F401
 from osteoplan.core.io.plan_migrations import MIGRATIONS, PLAN_FORMAT, looks_like_version_0
-from osteoplan.core.plan import ImageRef, LabelsRef, Plan
+from osteoplan.core.plan import (AutoStructures, ImageRef, LabelsRef, MaskLayerRef, Plan, StructureOverride,
+                                 StructuresRef)
 from osteoplan.core.resources import resources_dir
 from osteoplan.core.trajectory import Spindle, Trajectory
 
@@ -73,11 +86,13 @@ class PlanFileModel(BaseModel):
     version: Literal[1]
     image: ImageRef
     labels: LabelsRef | None = None
+    structures: StructuresRef | None = None
     trajectories: list[Trajectory] = Field(default_factory=list, max_length=MAX_TRAJECTORIES)
 
 
-_KNOWN_FIELDS = sorted(set(PlanFileModel.model_fields) | set(ImageRef.model_fields) | set(LabelsRef.model_fields)
-                       | set(Trajectory.model_fields) | set(Spindle.model_fields))
+_KNOWN_FIELDS = sorted(set().union(*(m.model_fields for m in (
+    PlanFileModel, ImageRef, LabelsRef, Trajectory, Spindle, StructuresRef, StructureOverride, AutoStructures,
+    MaskLayerRef))))
 
 
 @dataclass
@@ -174,14 +189,14 @@ def plan_from_dict(data: Any, base_dir: str | os.PathLike, source: str = "<plan>
     labels_path = Path(labels.path) if labels else None
     if labels_path is not None and not _exists(labels_path):
         warnings.append(f"the plan's label map {model.labels.path!r} was not found at {labels_path}")
-    plan = Plan(image, labels, model.trajectories)
+    structures = model.structures
+    if structures is not None and structures.masks:
+        masks = [m.model_copy(update={"path": resolve_plan_path(m.path, base)}) for m in structures.masks]
+        structures = structures.model_copy(update={"masks": masks})
+        warnings += [f"the plan's structure masks {m.path!r} were not found; edited structures are lost"
+                     for m in masks if not _exists(Path(m.path))]
+    plan = Plan(image, labels, model.trajectories, structures)
     return LoadedPlan(plan, base / source, image_path, labels_path, tuple(warnings))
-
-
-def _json_type(value: Any) -> str:
-    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number",
-             type(None): "null", dict: "an object"}
-    return names.get(type(value), type(value).__name__)
 
 
 def _upgrade(data: dict[str, Any], source: str, warnings: list[str]) -> dict[str, Any]:
@@ -214,61 +229,6 @@ def _upgrade(data: dict[str, Any], source: str, warnings: list[str]) -> dict[str
         warnings.append(f"{source} was written in plan format version {original}; it was upgraded, and saving "
                         f"it writes version {PLAN_VERSION}")
     return data
-
-
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    if isinstance(value, _SCALARS) or (isinstance(value, (list, tuple)) and len(value) <= 4
-                                       and all(isinstance(v, _SCALARS) for v in value)):
-        text = json.dumps(value)  # NaN shows as NaN
-    else:
-        text = _json_type(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def field_path(location: tuple[Any, ...]) -> str:
-    """('trajectories', 0, 'entry_lps') -> 'trajectories[0].entry_lps'."""
-    text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _describe_error(error: dict[str, Any]) -> str:
-    kind, message = error["type"], error["msg"].removeprefix("Value error, ")
-    if kind == "missing":
-        if isinstance(error["loc"][-1], int):
-            return "is missing: a point has 3 numbers [x, y, z]"
-        return "is required but missing"
-    if kind == "extra_forbidden":
-        name = str(error["loc"][-1])
-        close = difflib.get_close_matches(name, _KNOWN_FIELDS, n=1)
-        return "is not a field of a plan file" + (f"; did you mean {close[0]!r}?" if close else "")
-    if kind in ("too_long", "string_too_long"):
-        return message
-    if isinstance(error["input"], dict):  # a rule across fields: the message says which
-        return message
-    return f"{message} (found {_short(error['input'])})"
-
-
-def _owner(location: tuple[Any, ...], data: dict[str, Any]) -> str:
-    """' (trajectory "t1")' for an error inside a trajectory that has a readable id."""
-    if len(location) >= 2 and location[0] == "trajectories" and isinstance(location[1], int):
-        trajectories = data.get("trajectories")
-        item = trajectories[location[1]] if isinstance(trajectories, list) else None
-        if isinstance(item, dict) and isinstance(item.get("id"), str) and 0 < len(item["id"]) <= 64:
-            return f" (trajectory {item['id']!r})"
-    return ""
-
-
-def _validation_error(exc: ValidationError, data: dict[str, Any], source: str) -> PlanFileError:
-    errors = exc.errors()
-    lines = [f"{field_path(e['loc']) or '(top level)'}: {_describe_error(e)}{_owner(e['loc'], data)}"
-             for e in errors[:3]]
-    more = f" (and {len(errors) - 3} more problems)" if len(errors) > 3 else ""
-    return PlanFileError(f"{source}: " + "; ".join(lines) + more, source, field_path(errors[0]["loc"]))
 
 
 def _check_unique_ids(model: PlanFileModel, source: str) -> None:
@@ -319,8 +279,10 @@ def _relative_if_under(path_text: str, base: Path | None) -> str:
         return path_text
 
 
-def plan_to_dict(plan: Plan, base_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The JSON-ready object of a plan; paths under `base_dir` are made relative to it."""
+def plan_to_dict(plan: Plan, base_dir: str | os.PathLike | None = None,
+                 masks: list[MaskLayerRef] | None = None) -> dict[str, Any]:
+    """The JSON-ready object of a plan; paths under `base_dir` are made relative to it.
+    `masks`: the structure mask files just written (default: those the plan was loaded with)."""
     base = Path(os.path.abspath(base_dir)) if base_dir is not None else None
     image = plan.image.model_dump(mode="json", exclude_none=True)
     image["path"] = _relative_if_under(plan.image.path, base)
@@ -331,6 +293,11 @@ def plan_to_dict(plan: Plan, base_dir: str | os.PathLike | None = None) -> dict[
         if plan.labels.names:
             labels["names"] = _relative_if_under(plan.labels.names, base)
         data["labels"] = labels
+    structures = plan.structures.model_copy(update={"masks": plan.structures.masks if masks is None else masks})
+    if not structures.is_default:
+        data["structures"] = structures.model_dump(mode="json", exclude_defaults=True)
+        for layer in data["structures"].get("masks", ()):
+            layer["path"] = _relative_if_under(layer["path"], base)
     data["trajectories"] = [t.model_dump(mode="json", exclude_none=True) for t in plan.trajectories]
     return data
 
@@ -339,17 +306,22 @@ def plan_to_dict(plan: Plan, base_dir: str | os.PathLike | None = None) -> dict[
 _NUMBER_ARRAY = re.compile(r"\[\n\s*([-+0-9.eE]+(?:,\n\s*[-+0-9.eE]+)*)\n\s*\]")
 
 
-def plan_to_json(plan: Plan, base_dir: str | os.PathLike | None = None) -> str:
+def plan_to_json(plan: Plan, base_dir: str | os.PathLike | None = None, masks=None) -> str:
     """Indented JSON with each point on one line, readable and diffable by hand."""
-    text = json.dumps(plan_to_dict(plan, base_dir), indent=2, ensure_ascii=False, allow_nan=False)
+    text = json.dumps(plan_to_dict(plan, base_dir, masks), indent=2, ensure_ascii=False, allow_nan=False)
     return _NUMBER_ARRAY.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text) + "\n"
 
 
 def save_plan(plan: Plan, path: str | os.PathLike) -> None:
     """Write the plan atomically: the old file stays intact if anything fails. Raises `PlanFileError`."""
     path = Path(path)
-    text = plan_to_json(plan, path.parent)
     try:
+        masks = None
+        if plan.structure_masks is not None:  # loaded or edited: written beside the plan (none if unedited)
+            from osteoplan.core.io.structure_masks import write_structure_masks
+
+            masks = write_structure_masks(plan.structure_masks, path) if len(plan.structure_masks) else []
+        text = plan_to_json(plan, path.parent, masks)
         atomic_write_text(path, text)
     except OSError as exc:
         raise PlanFileError(f"could not save the plan to {path}: {exc.strerror or exc}; "

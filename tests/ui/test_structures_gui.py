@@ -1,0 +1,64 @@
+"""Editing critical structures in the GUI: brush strokes, undo, thresholds, visibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+pytestmark = pytest.mark.gui
+
+
+def _select(panel, name: str) -> None:
+    panel.table.selectRow(panel._names.index(name))
+
+
+def test_a_brush_stroke_grows_the_structure_in_one_undo_step(window, qtbot):
+    session = window.session
+    panel = window.structures_panel
+    before = session.structures["lesion"].voxel_count
+    _select(panel, "lesion")
+    panel.size.setValue(2.0)
+    panel.brush_button.setChecked(True)
+    axial = window.views["axial"]
+    window.viewer.set_cursor(window.case.ct.index_to_lps((24, 40, 20)))  # the lesion's slice
+    axial.render()
+    start = QPoint(axial.width() // 3, axial.height() // 3)
+    qtbot.mousePress(axial, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 8):
+        qtbot.mouseMove(axial, start + QPoint(4 * step, 0))
+    qtbot.mouseRelease(axial, Qt.MouseButton.LeftButton, pos=start + QPoint(28, 0))
+    after = session.structures["lesion"].voxel_count
+    assert after > before + 10
+    assert window.viewer.cursor_lps[2] == pytest.approx(window.case.ct.index_to_lps((24, 40, 20))[2])  # no cursor move
+    # painted in the view's plane only: every new voxel lies on the current axial slice
+    grown = session.structures["lesion"].mask & ~window.case.labels.volume.array.astype(bool)
+    assert set(np.nonzero(grown)[0]) == {20}
+    assert session.history.undo_label == "Paint"
+    session.history.undo()
+    assert session.structures["lesion"].voxel_count == before
+    qtbot.waitUntil(lambda: panel.table.rowCount() == len(session.structures), timeout=2000)
+
+
+def test_threshold_override_changes_what_is_in_force_and_undoes(window, qtbot):
+    session = window.session
+    panel = window.structures_panel
+    row = panel._names.index("lesion")
+    panel.table.item(row, 4).setText("7.5")
+    assert session.structures["lesion"].warn_mm == 7.5
+    qtbot.waitUntil(lambda: "7.5" in panel.table.item(panel._names.index("lesion"), 6).text(), timeout=2000)
+    assert panel.table.item(panel._names.index("lesion"), 6).toolTip() == "override"
+    session.history.undo()
+    assert session.structures["lesion"].warn_mm is None
+
+
+def test_hiding_a_structure_removes_it_from_the_slice_views(window, qtbot):
+    session = window.session
+    panel = window.structures_panel
+    window.viewer.set_cursor(window.case.ct.index_to_lps((24, 40, 20)))
+    axial = window.views["axial"]
+    shown = axial.pixels()
+    panel.table.item(panel._names.index("lesion"), 0).setCheckState(Qt.CheckState.Unchecked)
+    assert session.structures["lesion"].visible is False
+    window.show_structures()
+    assert not np.array_equal(shown, axial.pixels())
