@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from psygnal import Signal
@@ -19,11 +20,13 @@ from osteoplan.core.devices import Device, DeviceCatalog, DeviceKind, device_cat
 from osteoplan.core.editing import PlanEditor
 from osteoplan.core.history import History
 from osteoplan.core.plan import ImageRef, Plan
-from osteoplan.core.readouts import ReadoutEngine, TrajectoryReadout
 from osteoplan.core.distances import DistanceFields, StructureDistance
 from osteoplan.core.structure_editing import StructureEditor
 from osteoplan.core.structures import StructureSet, case_structures
 from osteoplan.core.trajectory import Side, Trajectory, TrajectoryKind
+
+if TYPE_CHECKING:  # the readout engine (scipy.optimize, pedicle analysis) loads with the first readout
+    from osteoplan.core.readouts import ReadoutEngine, TrajectoryReadout
 
 # The usual bone needle for each technique (Clarençon 2019: 11G and 13G for vertebroplasty);
 # the first catalog device of the gauge is used.
@@ -171,6 +174,8 @@ class PlanSession:
     def engine(self) -> ReadoutEngine:
         with self._engine_lock:
             if self._engine is None:
+                from osteoplan.core.readouts import ReadoutEngine
+
                 self._engine = ReadoutEngine(self.case)
             return self._engine
 

@@ -153,8 +153,6 @@ class DistanceAnnotations:
     onto the slice, in 3-D where they are."""
 
     def __init__(self, renderer: vtkRenderer) -> None:
-        from vtkmodules.vtkRenderingCore import vtkBillboardTextActor3D  # noqa: F401  (module check)
-
         self._renderer = renderer
         self._lines = ColoredActor(renderer, line_width=2.0)
         self._lines.actor.GetProperty().SetLineStipplePattern(0xF0F0)

@@ -9,11 +9,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QProgressDialog
 
 from osteoplan.core.case import Case
-from osteoplan.core.demo import DEMO_CASES, DEMO_DESCRIPTIONS, load_demo_case
+from osteoplan.core.demo import load_demo_case
 from osteoplan.ui.dialogs import SeriesPickerDialog
 from osteoplan.ui.tasks import BackgroundTask, start
 
 if TYPE_CHECKING:
+    from osteoplan.core.io import SeveralSeriesError
     from osteoplan.ui.main_window import MainWindow
 
 IMAGE_FILE_FILTER = "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)"

@@ -156,12 +156,17 @@ class MainWindow(QMainWindow):
         self.controller.set_session(session)
         self.show_structures()
         if session is not None:
-            # Distance fields etc. are built in the background, so the first drag is smooth.
-            self.run_task("Preparing safety distances", lambda progress, s=session: s.prepare(progress),
-                          lambda _r: self.controller.refresh_views(), quiet=True)
+            # Distance fields etc. are built in the background once the first frame is up, so
+            # the case appears at once and the first drag is smooth.
+            QTimer.singleShot(0, lambda s=session: self._prepare_in_background(s))
         self.update_title()
         self._show_cursor(self.viewer.cursor_lps)
         self.case_shown.emit(case)
+
+    def _prepare_in_background(self, session: PlanSession) -> None:
+        if session is self.session:
+            self.run_task("Preparing safety distances", lambda progress: session.prepare(progress),
+                          lambda _result: self.controller.refresh_views(), quiet=True)
 
     def show_structures(self) -> None:
         """Draw the session's structures in every view and list them (after a case opens or an edit)."""

@@ -13,7 +13,7 @@ from osteoplan.core.autosave import Autosaver, find_recoverable
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.io.plan_file import load_plan, save_plan, volume_content_hash
 from osteoplan.core.session import PlanSession, load_case_for_plan
-from osteoplan.ui.tasks import BackgroundTask, start
+from osteoplan.ui.tasks import BackgroundTask
 
 if TYPE_CHECKING:
     from osteoplan.ui.main_window import MainWindow

@@ -46,6 +46,7 @@ class VtkPane(QVTKRenderWindowInteractor):
         self.interactor.SetInteractorStyle(vtkInteractorStyleUser())
         self._initialized = False
         self.render_hooks: list = []  # callables(pane) run before each render (overlays follow the camera)
+        self._stale = False  # a render was skipped while hidden: draw when shown
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.timeout.connect(self.render)
@@ -53,6 +54,8 @@ class VtkPane(QVTKRenderWindowInteractor):
     def showEvent(self, event):  # noqa: N802 (Qt naming)
         super().showEvent(event)
         self.ensure_initialized()
+        if self._stale:
+            self.request_render()
 
     def ensure_initialized(self) -> None:
         if not self._initialized:
@@ -66,6 +69,10 @@ class VtkPane(QVTKRenderWindowInteractor):
 
     def render(self) -> None:  # shadows QWidget.render on purpose: views call it to redraw
         self._render_timer.stop()
+        if not self.isVisible():  # e.g. the needle views while their panel is closed
+            self._stale = True
+            return
+        self._stale = False
         for hook in self.render_hooks:
             hook(self)
         self.prepare_frame()
