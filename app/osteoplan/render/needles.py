@@ -159,7 +159,13 @@ class DistanceAnnotations:
         self._ends = ColoredActor(renderer, point_size=7, spheres=True)
         self._labels: list = []
 
-    def update(self, distances: list[DistanceGraphic], plane_point=None, frame: ViewFrame | None = None) -> None:
+    def update(self, distances: list[DistanceGraphic], plane_point=None, frame: ViewFrame | None = None,
+               near_mm: float = 10.0) -> None:
+        """In a 2-D view only the lines whose structure end lies within `near_mm` of the plane are
+        drawn (a projected line from far away would point at the wrong place)."""
+        if frame is not None:
+            distances = [d for d in distances
+                         if abs(float(signed_distance_to_plane(d.on_structure, plane_point, frame.normal))) <= near_mm]
         from vtkmodules.vtkRenderingCore import vtkBillboardTextActor3D
 
         def place(point, layer: int = 6):
