@@ -286,11 +286,16 @@ class PlanController(QObject):
         self.select(proposals[0].id)
         self.status_message.emit(f"{label}: added {', '.join(t.label for t in proposals)}.")
 
-    def _run_template(self, label: str, make) -> None:
-        if self.session is None:
+    def _template_at_cursor(self, label: str, kind: TrajectoryKind, template, **options) -> None:
+        """Add the paths a template proposes at the cursor, with the technique's default device."""
+        session = self.session
+        if session is None:
             return
+        device = session.default_device(kind)
         try:
-            proposals = make()
+            proposals = template(session.case, self.window.viewer.cursor_lps, device.length_mm or 150.0,
+                                 new_id=session.plan.id_factory("t"), device_id=device.id,
+                                 structures=session.engine.structures, **options)
         except (OsteoPlanError, ValueError) as exc:
             self.status_message.emit(f"{label}: {exc}")
             return
@@ -299,25 +304,14 @@ class PlanController(QObject):
     def add_bilateral_transpedicular_at_cursor(self) -> None:
         from osteoplan.core.templates import bilateral_transpedicular
 
-        session = self.session
-        if session is None:
-            return
-        device = session.default_device(TrajectoryKind.TRANSPEDICULAR)
-        self._run_template("Bilateral transpedicular", lambda: bilateral_transpedicular(
-            session.case, self.window.viewer.cursor_lps, device.length_mm or 150.0,
-            new_id=session.plan.id_factory("t"), device_id=device.id, radius_mm=device.radius_mm,
-            structures=session.engine.structures))
+        device = self.session.default_device(TrajectoryKind.TRANSPEDICULAR) if self.session else None
+        self._template_at_cursor("Bilateral transpedicular", TrajectoryKind.TRANSPEDICULAR, bilateral_transpedicular,
+                                 **({"radius_mm": device.radius_mm} if device else {}))
 
     def add_femoral_neck_at_cursor(self) -> None:
         from osteoplan.core.templates import femoral_neck_paths
 
-        session = self.session
-        if session is None:
-            return
-        device = session.default_device(TrajectoryKind.TRANSCORTICAL)
-        self._run_template("Femoral neck paths", lambda: femoral_neck_paths(
-            session.case, self.window.viewer.cursor_lps, device.length_mm or 150.0,
-            new_id=session.plan.id_factory("t"), device_id=device.id, structures=session.engine.structures))
+        self._template_at_cursor("Femoral neck paths", TrajectoryKind.TRANSCORTICAL, femoral_neck_paths)
 
     def align_selected(self) -> None:
         from osteoplan.core.pedicle import align_transpedicular
