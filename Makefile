@@ -14,6 +14,7 @@ bench: setup
 	.venv/bin/python tests/benchmarks/bench_load.py
 	.venv/bin/python tests/benchmarks/bench_startup.py
 	.venv/bin/python tests/benchmarks/bench_readouts.py
+	.venv/bin/python tests/benchmarks/bench_safety.py
 
 screenshot: setup
 	.venv/bin/osteoplan screenshot --demo --out packaging/screenshots/four-up.png
