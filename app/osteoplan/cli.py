@@ -6,7 +6,7 @@
     osteoplan screenshot [PATH | --demo [CASE] | --plan PLAN.json] --out FILE.png [--view V] [--size WxH]
     osteoplan check PLAN.json [--json]              readouts and warnings of a plan (exit 1 on a stop)
     osteoplan devices [--json]                      the device catalog (built-in and plugins)
-    osteoplan devices [--json]                      list the device catalog (built-in and plugins)
+    osteoplan simulate ablation PLAN.json [--refine] [--json]   ablation zones, coverage, temperatures, warnings
 
 Bad input ends with exit code 2 and one line on stderr, never a traceback
 (set OSTEOPLAN_DEBUG=1 to see one).
@@ -83,6 +83,12 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print one JSON object")
     shot.add_argument("--size", default="1400x900", help="window size WxH in pixels (default 1400x900)")
 
+    simulate = commands.add_parser("simulate", help="simulate a plan's treatment: ablation zones and warnings")
+    simulate.add_argument("what", choices=("ablation",))
+    simulate.add_argument("plan")
+    simulate.add_argument("--refine", action="store_true", help="the 3-D bioheat model instead of the zone table")
+    simulate.add_argument("--json", action="store_true", help="print one JSON object")
+
     devices = commands.add_parser("devices", help="list the device catalog (built-in and plugin devices)")
     devices.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
@@ -94,7 +100,7 @@ def _view_choice(text: str) -> str:
     raise argparse.ArgumentTypeError(f"invalid view {text!r}: choose {', '.join(VIEWS)} or needle:<trajectory id>")
 
 
-SUBCOMMANDS = ("info", "phantom", "screenshot", "check", "devices")
+SUBCOMMANDS = ("info", "phantom", "screenshot", "check", "devices", "simulate")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in SUBCOMMANDS:
             args = _subcommand_parser().parse_args(argv)
             handlers = {"info": _info, "phantom": _phantom, "screenshot": _screenshot, "devices": _devices,
-                        "check": _check}
+                        "check": _check, "simulate": _simulate}
             return handlers[args.command](args)
         args = _gui_parser().parse_args(argv)
         if args.path and args.demo:
@@ -246,3 +252,46 @@ def _devices(args) -> int:
     print(f"{len(catalog)} devices. illustrative: not every number of the entry is verified against its source "
           "(`osteoplan devices --json` gives each source).")
     return 0
+
+
+def _simulate(args) -> int:
+    from osteoplan.core.ablation_warnings import simulate_report
+    from osteoplan.core.safety import Severity
+    from osteoplan.core.session import open_plan_session
+
+    if args.refine:
+        from osteoplan.core.ablation_refine import bioheat_available
+
+        if not bioheat_available():
+            raise UsageError("--refine: the bioheat model is unavailable in this build (osteoplan.core.bioheat "
+                             "is missing); run without --refine for the table model")
+    session, notes = open_plan_session(args.plan)
+    for note in notes:
+        print(f"osteoplan: warning: {note}", file=sys.stderr)
+    if args.refine:
+        from osteoplan.core.ablation_refine import refined_report
+
+        report = refined_report(session)
+    else:
+        report = simulate_report(session)
+    stop = any(w["severity"] == Severity.STOP.value for w in report["warnings"])
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_STOP if stop else 0
+    print(f"{args.plan}: {len(report['ablations'])} ablation(s) on {session.case.title}")
+    for item in report["ablations"]:
+        zone = item["lethal_zone"]
+        coverage = "-" if item["lesion_coverage"] is None else f"{item['lesion_coverage']:.1f} %"
+        margin = "-" if item["min_margin_mm"] is None else f"{item['min_margin_mm']:+.1f} mm"
+        print(f"  {item['id']} on {item['trajectory']} ({item['device']}, {item['model']} model"
+              f"{'' if item['verified'] else ', illustrative'}): lethal zone {zone['length_mm']:.1f} x "
+              f"{zone['width_mm']:.1f} mm, {zone['volume_ml']:.2f} mL; lesion coverage {coverage}, margin {margin}")
+        for tc in item["thermocouples"]:
+            print(f"      thermocouple {tc['id']}: peak {tc['peak_c']:.1f} °C")
+        for structure in item["structures"][:8]:
+            peak = "" if structure["peak_c"] is None else f", peak {structure['peak_c']:.1f} °C"
+            print(f"      {structure['name']}: {structure['distance_mm']:.1f} mm{peak}")
+    for warning in report["warnings"]:
+        print(f"  {warning['severity'].upper():4} {warning['message']}")
+    print("STOP: at least one ablation has a stop warning." if stop else "No stop warning.")
+    return EXIT_STOP if stop else 0

@@ -1,4 +1,4 @@
-"""The device catalog: trocars, spindles, K-wires and cannulated screws, with their sources.
+"""The device catalog: trocars, spindles, K-wires, cannulated screws and ablation probes, with sources.
 
 Entries come from device-catalog providers registered in the ``osteoplan.devices``
 entry-point group (the built-in one reads ``resources/devices.json``; see
@@ -45,6 +45,13 @@ class DeviceKind(str, Enum):
     SPINDLE = "spindle"
     KWIRE = "kwire"
     CANNULATED_SCREW = "cannulated_screw"
+    RF_PROBE = "rf_probe"
+    MW_ANTENNA = "mw_antenna"
+    CRYOPROBE = "cryoprobe"
+
+
+ABLATION_KINDS = (DeviceKind.RF_PROBE, DeviceKind.MW_ANTENNA, DeviceKind.CRYOPROBE)
+CRYO_ISOTHERMS_C = ("0", "-20", "-40")  # the isotherm sizes a cryo setting gives, warmest first
 
 
 class UnknownDeviceError(OsteoPlanError, KeyError):
@@ -99,8 +106,89 @@ class Device(BaseModel):
         return self.name if self.verified else f"{self.name} (illustrative)"
 
 
+class AblationSetting(BaseModel):
+    """One setting of an ablation probe (power/time or protocol) and the zone the catalog gives for it.
+
+    The lethal zone is an ellipsoid along the probe axis (`lethal_length_mm` along it,
+    `lethal_width_mm` across), centred `tip_offset_mm` behind the tip. RF/MW settings give
+    the thickness of the 45 degC shell beyond it (`shell_45c_mm`); cryo settings give the
+    isotherm sizes {"0": [length, width], "-20": [...], "-40": [...]} (mm).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    id: str = Field(min_length=1, max_length=128, pattern=r"^[a-z0-9][a-z0-9._\-]*$")
+    label: str = Field(min_length=1, max_length=200)
+    lethal_length_mm: float = Field(gt=0, le=200)
+    lethal_width_mm: float = Field(gt=0, le=200)
+    tip_offset_mm: float = Field(ge=-100, le=100)
+    shell_45c_mm: float | None = Field(default=None, ge=0, le=100)
+    isotherms: dict[str, tuple[float, float]] | None = None
+    power_w: float | None = Field(default=None, gt=0, le=1000)
+    temperature_c: float | None = Field(default=None, gt=-200, le=150)
+    duration_min: float = Field(gt=0, le=180)
+    source: str = Field(min_length=1, max_length=2000)
+    verified: bool
+    notes: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "AblationSetting":
+        if not self.source.strip():
+            raise ValueError("source must name where the numbers come from")
+        if self.isotherms is not None:
+            if set(self.isotherms) != set(CRYO_ISOTHERMS_C):
+                raise ValueError(f"isotherms must give exactly {list(CRYO_ISOTHERMS_C)} (degC), "
+                                 f"got {sorted(self.isotherms)}")
+            sizes = [self.isotherms[t] for t in CRYO_ISOTHERMS_C]
+            if any(v <= 0 or v > 300 for size in sizes for v in size):
+                raise ValueError("isotherm sizes must be positive lengths in mm (at most 300)")
+            if any(a[0] < b[0] or a[1] < b[1] for a, b in zip(sizes, sizes[1:])):
+                raise ValueError("isotherm sizes must shrink from 0 to -20 to -40 degC")
+        return self
+
+
+class AblationProbe(Device):
+    """An RF probe, microwave antenna or cryoprobe with its settings (zone table)."""
+
+    active_tip_mm: float = Field(gt=0, le=200)
+    settings: tuple[AblationSetting, ...] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _settings_fit_the_kind(self) -> "AblationProbe":
+        ids = [s.id for s in self.settings]
+        if len(ids) != len(set(ids)):
+            raise ValueError("setting ids must be unique within a probe")
+        for setting in self.settings:
+            if self.kind is DeviceKind.CRYOPROBE and setting.isotherms is None:
+                raise ValueError(f"settings[{setting.id}]: a cryoprobe setting needs its isotherms")
+            if self.kind is not DeviceKind.CRYOPROBE and setting.shell_45c_mm is None:
+                raise ValueError(f"settings[{setting.id}]: an RF/MW setting needs shell_45c_mm")
+        return self
+
+    @property
+    def is_cryo(self) -> bool:
+        return self.kind is DeviceKind.CRYOPROBE
+
+    def setting(self, setting_id: str) -> AblationSetting:
+        for setting in self.settings:
+            if setting.id == setting_id:
+                return setting
+        known = ", ".join(repr(s.id) for s in self.settings)
+        raise UnknownSettingError(f"device {self.id!r} has no setting {setting_id!r} (its settings: {known})")
+
+
+class UnknownSettingError(OsteoPlanError, KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def is_ablation_probe(device: Device) -> bool:
+    return isinstance(device, AblationProbe)
+
+
 # Which model validates each kind: a kind with extra fields maps to its own subclass.
 DEVICE_MODELS: dict[DeviceKind, type[Device]] = {kind: Device for kind in DeviceKind}
+DEVICE_MODELS.update({kind: AblationProbe for kind in ABLATION_KINDS})
 
 
 def parse_device(entry: Any, provider: str = "") -> Device:
@@ -183,6 +271,8 @@ class DeviceCatalog:
         for device in self._devices.values():
             data = device.model_dump(mode="json")
             row = {key: data.pop(key) for key in LISTING_FIELDS}
+            if "settings" in data:  # a probe's zone table: only the numbers a setting gives
+                data["settings"] = [{k: v for k, v in item.items() if v is not None} for item in data["settings"]]
             row.update(data)  # a kind's own fields come after the common ones
             rows.append(row)
         return {"devices": rows}

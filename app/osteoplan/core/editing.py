@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from osteoplan.core.ablation import Ablation, Thermocouple
 from osteoplan.core.history import History
 from osteoplan.core.plan import Plan
 from osteoplan.core.trajectory import Spindle, Trajectory
@@ -74,10 +75,73 @@ class ReplaceTrajectory:
         return False
 
 
+@dataclass
+class AddItem:
+    """Add an ablation or a thermocouple (`kind`); undo removes it."""
+
+    plan: Plan
+    kind: str
+    item: object
+    label: str
+    index: int | None = None
+
+    def do(self) -> None:
+        self.plan._insert_item(self.kind, self.item, self.index)
+
+    def undo(self) -> None:
+        self.plan._remove_item(self.kind, self.item.id)
+
+    def merge(self, later) -> bool:
+        return False
+
+
+@dataclass
+class RemoveItem:
+    plan: Plan
+    kind: str
+    item_id: str
+    label: str
+    _removed: object = None
+    _index: int = 0
+
+    def do(self) -> None:
+        self._removed, self._index = self.plan._remove_item(self.kind, self.item_id)
+
+    def undo(self) -> None:
+        self.plan._insert_item(self.kind, self._removed, self._index)
+
+    def merge(self, later) -> bool:
+        return False
+
+
+@dataclass
+class ReplaceItem:
+    plan: Plan
+    kind: str
+    old: object
+    new: object
+    label: str
+
+    def do(self) -> None:
+        self.plan._replace_item(self.kind, self.new)
+
+    def undo(self) -> None:
+        self.plan._replace_item(self.kind, self.old)
+
+    def merge(self, later) -> bool:
+        """Successive edits of one item with the same label (a drag) collapse into one step."""
+        if (isinstance(later, ReplaceItem) and later.kind == self.kind and later.new.id == self.new.id
+                and later.label == self.label):
+            self.new = later.new
+            return True
+        return False
+
+
 class PlanEditor:
-    def __init__(self, plan: Plan, history: History | None = None) -> None:
+    def __init__(self, plan: Plan, history: History | None = None, catalog=None) -> None:
         self.plan = plan
         self.history = history or History()
+        self.catalog = catalog  # when set, ablations are checked against it (probe device, known setting)
 
     # --- trajectories ----------------------------------------------------------------------
     def add_trajectory(self, trajectory: Trajectory, label: str = "Add path") -> Trajectory:
@@ -85,7 +149,15 @@ class PlanEditor:
         return trajectory
 
     def remove_trajectory(self, trajectory_id: str) -> None:
-        self.history.push(RemoveTrajectory(self.plan, trajectory_id))
+        """Remove a path, and the ablations attached to it, in one undo step."""
+        attached = self.plan.ablations_of(trajectory_id)
+        if not attached:
+            self.history.push(RemoveTrajectory(self.plan, trajectory_id))
+            return
+        with self.history.group("Delete path"):
+            for ablation in attached:
+                self.history.push(RemoveItem(self.plan, "ablation", ablation.id, "Delete ablation"))
+            self.history.push(RemoveTrajectory(self.plan, trajectory_id))
 
     def update(self, trajectory_id: str, label: str, **changes) -> Trajectory:
         """Replace fields of a trajectory (validated: a bad value raises and changes nothing)."""
@@ -134,3 +206,49 @@ class PlanEditor:
                          for s in old.spindles)
         old.spindle(spindle_id)
         return self.update(trajectory_id, label, spindles=spindles)
+
+    # --- ablations and thermocouples ---------------------------------------------------------
+    def _check_ablation(self, ablation: Ablation) -> None:
+        from osteoplan.core.ablation import AblationError, probe_and_setting
+
+        if ablation.trajectory not in self.plan:
+            raise AblationError(f"ablation {ablation.id!r}: no trajectory {ablation.trajectory!r} in the plan")
+        if self.catalog is not None:
+            probe_and_setting(self.catalog, self.plan.trajectory(ablation.trajectory), ablation)
+
+    def add_ablation(self, ablation: Ablation, label: str = "Add ablation") -> Ablation:
+        """Add an ablation (its trajectory must be in the plan; with a catalog: a probe with that setting)."""
+        self._check_ablation(ablation)
+        self.history.push(AddItem(self.plan, "ablation", ablation, label))
+        return ablation
+
+    def remove_ablation(self, ablation_id: str) -> None:
+        self.plan.ablation(ablation_id)
+        self.history.push(RemoveItem(self.plan, "ablation", ablation_id, "Delete ablation"))
+
+    def update_ablation(self, ablation_id: str, label: str = "Edit ablation", **changes) -> Ablation:
+        """Replace fields of an ablation (setting, offset_mm, trajectory), validated first."""
+        old = self.plan.ablation(ablation_id)
+        new = Ablation.model_validate({**old.model_dump(), **changes})
+        self._check_ablation(new)
+        if new != old:
+            self.history.push(ReplaceItem(self.plan, "ablation", old, new, label))
+        return new
+
+    def add_thermocouple(self, thermocouple: Thermocouple, label: str = "Add thermocouple") -> Thermocouple:
+        self.history.push(AddItem(self.plan, "thermocouple", thermocouple, label))
+        return thermocouple
+
+    def remove_thermocouple(self, thermocouple_id: str) -> None:
+        self.plan.thermocouple(thermocouple_id)
+        self.history.push(RemoveItem(self.plan, "thermocouple", thermocouple_id, "Delete thermocouple"))
+
+    def update_thermocouple(self, thermocouple_id: str, label: str = "Move thermocouple", **changes) -> Thermocouple:
+        old = self.plan.thermocouple(thermocouple_id)
+        new = Thermocouple.model_validate({**old.model_dump(), **changes})
+        if new != old:
+            self.history.push(ReplaceItem(self.plan, "thermocouple", old, new, label))
+        return new
+
+    def move_thermocouple(self, thermocouple_id: str, position_lps) -> Thermocouple:
+        return self.update_thermocouple(thermocouple_id, position_lps=tuple(np.asarray(position_lps, dtype=float)))

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Callable
 from psygnal import Signal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from osteoplan.core.ablation import Ablation, Thermocouple
 from osteoplan.core.trajectory import Trajectory
 
 
@@ -118,11 +119,19 @@ class Plan:
     trajectory_added = Signal(str)  # id
     trajectory_changed = Signal(str)  # id
     trajectory_removed = Signal(str)  # id
+    ablation_added = Signal(str)  # id
+    ablation_changed = Signal(str)
+    ablation_removed = Signal(str)
+    thermocouple_added = Signal(str)  # id
+    thermocouple_changed = Signal(str)
+    thermocouple_removed = Signal(str)
     changed = Signal()  # after any of the above, and after a reference changes
 
     def __init__(self, image: ImageRef, labels: LabelsRef | None = None,
                  trajectories: list[Trajectory] | tuple[Trajectory, ...] = (),
-                 structures: StructuresRef | None = None) -> None:
+                 structures: StructuresRef | None = None,
+                 ablations: list[Ablation] | tuple[Ablation, ...] = (),
+                 thermocouples: list[Thermocouple] | tuple[Thermocouple, ...] = ()) -> None:
         self.image = image
         self.labels = labels
         self.structures = structures or StructuresRef()  # set by the session after every structure edit
@@ -134,6 +143,14 @@ class Plan:
             if trajectory.id in self._trajectories:
                 raise ValueError(f"two trajectories share the id {trajectory.id!r}")
             self._trajectories[trajectory.id] = trajectory
+        self._ablations: dict[str, Ablation] = {}
+        self._thermocouples: dict[str, Thermocouple] = {}
+        for store, items, what in ((self._ablations, ablations, "ablations"),
+                                   (self._thermocouples, thermocouples, "thermocouples")):
+            for item in items:
+                if item.id in store:
+                    raise ValueError(f"two {what} share the id {item.id!r}")
+                store[item.id] = item
 
     # --- reading ---------------------------------------------------------------------------
     @property
@@ -149,6 +166,29 @@ class Plan:
     def __contains__(self, trajectory_id: str) -> bool:
         return trajectory_id in self._trajectories
 
+    @property
+    def ablations(self) -> tuple[Ablation, ...]:
+        return tuple(self._ablations.values())
+
+    def ablation(self, ablation_id: str) -> Ablation:
+        try:
+            return self._ablations[ablation_id]
+        except KeyError:
+            raise KeyError(f"no ablation with id {ablation_id!r}") from None
+
+    def ablations_of(self, trajectory_id: str) -> tuple[Ablation, ...]:
+        return tuple(a for a in self._ablations.values() if a.trajectory == trajectory_id)
+
+    @property
+    def thermocouples(self) -> tuple[Thermocouple, ...]:
+        return tuple(self._thermocouples.values())
+
+    def thermocouple(self, thermocouple_id: str) -> Thermocouple:
+        try:
+            return self._thermocouples[thermocouple_id]
+        except KeyError:
+            raise KeyError(f"no thermocouple with id {thermocouple_id!r}") from None
+
     def index_of(self, trajectory_id: str) -> int:
         return list(self._trajectories).index(trajectory_id)
 
@@ -161,7 +201,8 @@ class Plan:
         issued: set[str] = set()
 
         def next_id() -> str:
-            taken = issued | set(self._trajectories) | {s.id for t in self._trajectories.values() for s in t.spindles}
+            taken = (issued | set(self._trajectories) | set(self._ablations) | set(self._thermocouples)
+                     | {s.id for t in self._trajectories.values() for s in t.spindles})
             new = next(f"{prefix}{n}" for n in itertools.count(1) if f"{prefix}{n}" not in taken)
             issued.add(new)
             return new
@@ -172,6 +213,7 @@ class Plan:
         mine, theirs = self.structure_masks, other.structure_masks
         return (self.image == other.image and self.labels == other.labels
                 and self.trajectories == other.trajectories
+                and self.ablations == other.ablations and self.thermocouples == other.thermocouples
                 and self.structures.model_copy(update={"masks": []}) == other.structures.model_copy(update={"masks": []})
                 and (mine.digest if mine else None) == (theirs.digest if theirs else None))
 
@@ -196,3 +238,35 @@ class Plan:
         self.trajectory_removed.emit(trajectory_id)
         self.changed.emit()
         return trajectory
+
+    # Ablations and thermocouples: `kind` is "ablation" or "thermocouple" (for commands only).
+    def _store(self, kind: str) -> dict:
+        return {"ablation": self._ablations, "thermocouple": self._thermocouples}[kind]
+
+    def _emit(self, kind: str, event: str, item_id: str) -> None:
+        getattr(self, f"{kind}_{event}").emit(item_id)
+        self.changed.emit()
+
+    def _insert_item(self, kind: str, item, index: int | None = None) -> None:
+        store = self._store(kind)
+        if item.id in store:
+            raise ValueError(f"a {kind} with id {item.id!r} exists already")
+        items = list(store.items())
+        items.insert(len(items) if index is None else index, (item.id, item))
+        store.clear()
+        store.update(items)
+        self._emit(kind, "added", item.id)
+
+    def _replace_item(self, kind: str, item) -> None:
+        store = self._store(kind)
+        if item.id not in store:
+            raise KeyError(f"no {kind} with id {item.id!r}")
+        store[item.id] = item
+        self._emit(kind, "changed", item.id)
+
+    def _remove_item(self, kind: str, item_id: str) -> tuple[object, int]:
+        store = self._store(kind)
+        index = list(store).index(item_id)
+        item = store.pop(item_id)
+        self._emit(kind, "removed", item_id)
+        return item, index

@@ -3,7 +3,8 @@
 Warnings here come from the needle readouts (pedicle breach, device length, spindle
 anchorage, illustrative device numbers; thresholds in resources/check_rules.json) and from
 the whole-needle distances to critical structures (`structure_warnings`; thresholds in
-resources/structure_categories.json).
+resources/structure_categories.json), and from the zones of the ablations on each path
+(`ablation_warnings`; resources/ablation_model.json).
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ def trajectory_warnings(session: PlanSession, trajectory_id: str) -> list[Safety
     for unverified in {d.id: d for d in devices if not d.verified}.values():
         found.append(SafetyWarning(Severity.INFO, trajectory.id,
                                    f"{name}: {unverified.name} has illustrative (unverified) numbers: {unverified.notes or unverified.source}"))
-    return found + structure_warnings(session, trajectory.id)
+    found += structure_warnings(session, trajectory.id)
+    for ablation in session.plan.ablations_of(trajectory.id):  # thermal warnings, object = the ablation id
+        found += session.ablation_warnings(ablation.id)
+    return found
 
 
 def check_plan(session: PlanSession, plan_label: str) -> dict:

@@ -58,7 +58,7 @@ class PlanSession:
         self.case = case
         self.plan = plan if plan is not None else Plan(ImageRef(path=case.source or "image"))
         self.catalog = catalog or device_catalog()
-        self.editor = PlanEditor(self.plan, history)
+        self.editor = PlanEditor(self.plan, history, self.catalog)
         self.plan_path = plan_path
         self._engine: ReadoutEngine | None = None
         self._engine_lock = threading.Lock()  # prepare() may run in a worker while the UI asks
@@ -70,6 +70,7 @@ class PlanSession:
         self.structure_notes: list[str] = []  # what could not be restored from the plan
         self.distance_fields = DistanceFields(case.ct)
         self._distances: dict[str, tuple[Trajectory, int, dict[str, list[StructureDistance]]]] = {}
+        self._zones: dict[str, tuple[object, object]] = {}  # ablation id -> ((trajectory, ablation), zone)
         self.structure_editor = StructureEditor(self)  # undoable structure edits, on `history`
         self.plan.trajectory_changed.connect(self._forget)
         self.plan.trajectory_removed.connect(self._forget)
@@ -83,7 +84,12 @@ class PlanSession:
         """Build the readout engine's masks, the structures and their distance fields now (slow
         once; call off the UI thread). `progress(fraction, message)` hears about the fields."""
         self.engine.prepare()
-        self.distance_fields.prepare(self.structures.needle_hazards(), progress)
+        hazards = self.structures.needle_hazards()
+        if self.plan.ablations:  # the zones are measured against skin too
+            from osteoplan.core.ablation_warnings import ablation_hazards
+
+            hazards += [s for s in ablation_hazards(self.structures) if s not in hazards]
+        self.distance_fields.prepare(hazards, progress)
 
     # --- critical structures ---------------------------------------------------------------
     @property
@@ -194,6 +200,32 @@ class PlanSession:
         from osteoplan.core.plan_check import trajectory_warnings
 
         return trajectory_warnings(self, trajectory_id)
+
+    # --- ablations -------------------------------------------------------------------------
+    def ablation_zone(self, ablation_id: str):
+        """The table-model zone of an ablation (`ablation.AblationZone`), cached until its path or it changes.
+        Raises `AblationError` when the ablation's path has no probe or the setting is unknown."""
+        from osteoplan.core.ablation import probe_and_setting, zone_for
+
+        ablation = self.plan.ablation(ablation_id)
+        if ablation.trajectory not in self.plan:
+            from osteoplan.core.ablation import AblationError
+
+            raise AblationError(f"ablation {ablation.id!r}: no trajectory {ablation.trajectory!r} in the plan")
+        trajectory = self.plan.trajectory(ablation.trajectory)
+        key = (trajectory, ablation)
+        cached = self._zones.get(ablation_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        probe, setting = probe_and_setting(self.catalog, trajectory, ablation)
+        zone = zone_for(self.case.ct, trajectory, probe, setting, ablation)
+        self._zones[ablation_id] = (key, zone)
+        return zone
+
+    def ablation_warnings(self, ablation_id: str) -> list:
+        from osteoplan.core.ablation_warnings import ablation_warnings
+
+        return ablation_warnings(self, ablation_id)
 
     def state(self, trajectory_id: str) -> NeedleState:
         from osteoplan.core.safety import worst

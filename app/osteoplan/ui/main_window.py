@@ -23,6 +23,7 @@ from osteoplan.core.tissue import tissue_at
 from osteoplan.core.view_geometry import SliceOrientation
 from osteoplan.core.viewer import ViewerState
 from osteoplan.ui import loading, menus
+from osteoplan.ui.ablation_panel import AblationPanel
 from osteoplan.ui.menus import RECENT_FILES_KEY
 from osteoplan.ui.needle_views import NeedleViewsPanel
 from osteoplan.ui.plan_controller import PlanController
@@ -91,6 +92,9 @@ class MainWindow(QMainWindow):
         self.structures_panel = StructuresPanel(self)
         self.structures_dock = self._dock("Structures", self.structures_panel, "structures_dock")
         self.tabifyDockWidget(self.paths_dock, self.structures_dock)
+        self.ablation_panel = AblationPanel(self)
+        self.ablation_dock = self._dock("Ablation", self.ablation_panel, "ablation_dock")
+        self.tabifyDockWidget(self.paths_dock, self.ablation_dock)
         self.paths_dock.raise_()
         self.structure_tool = StructureTool(self)
         for view in self.slice_views():

@@ -132,4 +132,6 @@ def _view_menu(window: "MainWindow") -> None:
     menu.addAction(window.paths_dock.toggleViewAction())
     menu.addAction(window.needle_dock.toggleViewAction())
     menu.addAction(window.warnings_dock.toggleViewAction())
+    menu.addAction(window.structures_dock.toggleViewAction())
+    menu.addAction(window.ablation_dock.toggleViewAction())
     menu.addAction("&Reset views", QKeySequence("Ctrl+R"), window.reset_views)

@@ -17,6 +17,8 @@ from osteoplan.core.session import NeedleState, PlanSession, needle_state
 from osteoplan.core.trajectory import TrajectoryKind
 from osteoplan.core.distances import FIELD_MARGIN_MM
 from osteoplan.core.structure_warnings import distance_warning
+from osteoplan.render.polydata import ColoredActor, points_polydata
+from osteoplan.render.zones import ZoneLayers2D, ZoneSurfaces3D
 from osteoplan.render.needles import (
     DistanceAnnotations,
     DistanceGraphic,
@@ -24,7 +26,7 @@ from osteoplan.render.needles import (
     NeedleOverlay2D,
     NeedleTubes3D,
 )
-from osteoplan.ui.style import NEEDLE_COLORS, PLACEMENT_COLOR, VIRTUAL_TIP_COLOR
+from osteoplan.ui.style import NEEDLE_COLORS, PLACEMENT_COLOR, THERMOCOUPLE_COLOR, VIRTUAL_TIP_COLOR
 
 HANDLE_PICK_PX = 9.0
 BODY_PICK_PX = 6.0
@@ -61,12 +63,16 @@ class PlanController(QObject):
             view.pointer_handlers.append(self)
         self._tubes = NeedleTubes3D(window.views["3d"].renderer)
         self._distances_3d = DistanceAnnotations(window.views["3d"].renderer)
+        self._zones_3d = ZoneSurfaces3D(window.views["3d"].renderer)
+        self._thermocouples_3d = ColoredActor(window.views["3d"].renderer, point_size=10, spheres=True)
+        self._zones: dict[str, tuple[object, bool]] = {}
         self._distance_graphics: list[DistanceGraphic] = []
         window.views["3d"].pointer_handlers.append(self)
 
     def attach_2d_view(self, view) -> None:
         """Draw the needles in a 2-D view (slice or needle view), following its plane."""
-        self._overlays[view] = (NeedleOverlay2D(view.renderer), DistanceAnnotations(view.renderer))
+        self._overlays[view] = (NeedleOverlay2D(view.renderer), DistanceAnnotations(view.renderer),
+                                ZoneLayers2D(view.renderer))
         view.render_hooks.append(self._update_overlay)
 
     def set_virtual_tip(self, tip_lps) -> None:
@@ -140,12 +146,37 @@ class PlanController(QObject):
                                             np.asarray(found.closest_on_structure_lps), text, rgb))
         return graphics
 
+    def ablation_zones(self) -> dict[str, tuple[object, bool]]:
+        """Ablation id -> (table-model zone, is cryo); an ablation whose path has no probe is skipped."""
+        if self.session is None:
+            return {}
+        from osteoplan.core.ablation import AblationError, probe_and_setting
+
+        zones = {}
+        for ablation in self.session.plan.ablations:
+            try:
+                trajectory = self.session.plan.trajectory(ablation.trajectory)
+                if not trajectory.visible:
+                    continue
+                probe, _ = probe_and_setting(self.session.catalog, trajectory, ablation)
+                zones[ablation.id] = (self.session.ablation_zone(ablation.id), probe.is_cryo)
+            except (AblationError, KeyError, OsteoPlanError):
+                continue
+        return zones
+
+    def thermocouple_points(self) -> list[np.ndarray]:
+        return [] if self.session is None else [t.position for t in self.session.plan.thermocouples]
+
     def refresh_views(self) -> None:
         graphics = self.needle_graphics()
         self._graphics = graphics
         self._distance_graphics = self.distance_graphics()
+        self._zones = self.ablation_zones()
         self._tubes.set_needles(graphics)
         self._distances_3d.update(self._distance_graphics)
+        self._zones_3d.set_zones(self._zones)
+        points = self.thermocouple_points()
+        self._thermocouples_3d.set_data(points_polydata(points, [THERMOCOUPLE_COLOR] * len(points)))
         for view in self._overlays:
             view.request_render()
         self.window.views["3d"].request_render(30)
@@ -155,9 +186,12 @@ class PlanController(QObject):
             return
         slab = max(MIN_SLAB_HALF_MM, min(view.case.ct.spacing))
         markers = [] if self.virtual_tip is None else [(self.virtual_tip, VIRTUAL_TIP_COLOR)]
-        needles, distances = self._overlays[view]
+        markers += [(point, THERMOCOUPLE_COLOR) for point in self.thermocouple_points()]
+        needles, distances, zones = self._overlays[view]
         needles.update(self._graphics, view.plane_point, view.frame, slab, markers)
         distances.update(self._distance_graphics, view.plane_point, view.frame)
+        zones.set_zones(self._zones)
+        zones.update(view.plane_point, view.frame)
 
     # --- placement tool ----------------------------------------------------------------------
     def start_placement(self, kind: TrajectoryKind) -> None:

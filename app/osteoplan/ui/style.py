@@ -29,3 +29,4 @@ NEEDLE_COLORS = {
 }
 PLACEMENT_COLOR = (0.55, 0.80, 1.0)  # the rubber band while a new path is being placed
 VIRTUAL_TIP_COLOR = (1.0, 0.95, 0.30)
+THERMOCOUPLE_COLOR = (0.95, 0.95, 0.95)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osteoplan.core.devices import DeviceKind
+from osteoplan.core.devices import ABLATION_KINDS, DeviceKind
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.session import PlanSession
 from osteoplan.core.trajectory import Spindle
@@ -138,7 +138,8 @@ class TrajectoryPanel(QWidget):
         combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         combo.setMinimumContentsLength(14)
         combo.setToolTip("Device (gauge, length); 'illustrative' entries have unverified numbers")
-        for device in self.session.catalog.of_kind(DeviceKind.TROCAR, DeviceKind.CANNULATED_SCREW, DeviceKind.KWIRE):
+        kinds = (DeviceKind.TROCAR, DeviceKind.CANNULATED_SCREW, DeviceKind.KWIRE, *ABLATION_KINDS)
+        for device in self.session.catalog.of_kind(*kinds):
             combo.addItem(device.name + ("" if device.verified else " (illustrative)"), device.id)
         combo.setCurrentIndex(max(combo.findData(trajectory.device), 0))
         combo.currentIndexChanged.connect(

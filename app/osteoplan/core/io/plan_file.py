@@ -15,7 +15,9 @@ Format (version 1; the JSON Schema is published as ``resources/plan.schema.json`
                        "entry_lps": [x, y, z], "target_lps": [x, y, z], "device": "trocar-11g-100",
                        "spindles": [{"id": "s1", "direction": [x, y, z], "length_mm": 60,
                                      "device": "kwire-2.0-150", "start_offset_mm": 0}],
-                       "visible": true}]}
+                       "visible": true}],
+     "ablations": [{"id": "a1", "trajectory": "t1", "setting": "70c-15min", "offset_mm": 0}],
+     "thermocouples": [{"id": "tc1", "position_lps": [x, y, z]}]}
 
 ``structures`` (optional, every part optional): ``auto`` switches the automatic skin/bone
 (each computed only when the labels lack it; default on); ``overrides`` per structure
@@ -25,7 +27,8 @@ structures; ``masks`` the label maps on the CT grid, written beside the plan on 
 holding the edited and user-painted masks (see `structure_masks`, `structure_state`).
 
 Only ``format``, ``version``, ``image.path`` and, per trajectory, ``id``, ``entry_lps``,
-``target_lps`` and ``device`` are required. Relative paths resolve against the plan
+``target_lps`` and ``device`` are required. An ablation needs ``id``, ``trajectory`` (whose
+device is an ablation probe) and ``setting`` (one of that probe's); see `plan_ablations`. Relative paths resolve against the plan
 file's folder; a `Plan` in memory holds absolute paths, and saving writes the paths
 that lie under the plan's folder relative to it (so a case folder can be moved whole).
 Older versions are upgraded by `MIGRATIONS` (see `plan_migrations`).
@@ -51,6 +54,8 @@ from osteoplan.core.devices import DeviceCatalog, UnknownDeviceError, device_cat
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.io.atomic import atomic_write_text
 from osteoplan.core.io.content_hash import check_image_hash, volume_content_hash
+from osteoplan.core.ablation import Ablation, Thermocouple
+from osteoplan.core.io.plan_ablations import check_ablations
 from osteoplan.core.io.plan_errors import _json_type, _short, _validation_error, field_path  # noqa: F401
 from osteoplan.core.io.plan_migrations import MIGRATIONS, PLAN_FORMAT, looks_like_version_0
 from osteoplan.core.plan import (AutoStructures, ImageRef, LabelsRef, MaskLayerRef, Plan, StructureOverride,
@@ -88,11 +93,13 @@ class PlanFileModel(BaseModel):
     labels: LabelsRef | None = None
     structures: StructuresRef | None = None
     trajectories: list[Trajectory] = Field(default_factory=list, max_length=MAX_TRAJECTORIES)
+    ablations: list[Ablation] = Field(default_factory=list, max_length=MAX_TRAJECTORIES)
+    thermocouples: list[Thermocouple] = Field(default_factory=list, max_length=MAX_TRAJECTORIES)
 
 
 _KNOWN_FIELDS = sorted(set().union(*(m.model_fields for m in (
     PlanFileModel, ImageRef, LabelsRef, Trajectory, Spindle, StructuresRef, StructureOverride, AutoStructures,
-    MaskLayerRef))))
+    MaskLayerRef, Ablation, Thermocouple))))
 
 
 @dataclass
@@ -174,7 +181,9 @@ def plan_from_dict(data: Any, base_dir: str | os.PathLike, source: str = "<plan>
     except ValidationError as exc:
         raise _validation_error(exc, data, source) from None
     _check_unique_ids(model, source)
-    _check_devices(model, source, device_catalog() if catalog is None else catalog)
+    catalog = device_catalog() if catalog is None else catalog
+    _check_devices(model, source, catalog)
+    check_ablations(model, catalog, lambda message, field: PlanFileError(f"{source}: {field}: {message}", source, field))
 
     base = Path(os.path.abspath(base_dir))
     image = model.image.model_copy(update={"path": resolve_plan_path(model.image.path, base)})
@@ -195,7 +204,7 @@ def plan_from_dict(data: Any, base_dir: str | os.PathLike, source: str = "<plan>
         structures = structures.model_copy(update={"masks": masks})
         warnings += [f"the plan's structure masks {m.path!r} were not found; edited structures are lost"
                      for m in masks if not _exists(Path(m.path))]
-    plan = Plan(image, labels, model.trajectories, structures)
+    plan = Plan(image, labels, model.trajectories, structures, model.ablations, model.thermocouples)
     return LoadedPlan(plan, base / source, image_path, labels_path, tuple(warnings))
 
 
@@ -299,6 +308,10 @@ def plan_to_dict(plan: Plan, base_dir: str | os.PathLike | None = None,
         for layer in data["structures"].get("masks", ()):
             layer["path"] = _relative_if_under(layer["path"], base)
     data["trajectories"] = [t.model_dump(mode="json", exclude_none=True) for t in plan.trajectories]
+    if plan.ablations:
+        data["ablations"] = [a.model_dump(mode="json") for a in plan.ablations]
+    if plan.thermocouples:
+        data["thermocouples"] = [t.model_dump(mode="json") for t in plan.thermocouples]
     return data
 
 

@@ -1,0 +1,286 @@
+"""Thermal ablations on a plan and the interactive ("table") zone model.
+
+An `Ablation` is attached to a trajectory whose device is an ablation probe (RF probe,
+microwave antenna, cryoprobe: `devices.AblationProbe`); it names one of the probe's
+settings and may be pulled back along the probe by `offset_mm`. A `Thermocouple` is a
+point where the user wants the peak temperature predicted. Both are immutable values held
+by the `Plan` and edited through `PlanEditor` (undoable).
+
+The table model (`compute_zone`): the catalog's lethal ellipsoid along the probe axis
+(length along it, width across), centred ``tip - axis * (tip_offset_mm + offset_mm)``,
+with an outer shell: the 45 degC line ``shell_45c_mm`` beyond it (RF/MW) or the isotherms
+(cryo; the 0 degC one is the outer shell). RF/MW zones are clipped by intact cortex: a
+voxel is left out when the straight segment from the zone centre to it crosses at least
+``cortex.min_path_mm`` of CT >= ``cortex.hu_min`` (resources/ablation_model.json, with
+its rationale); cryo zones never are. The zone is a set of voxel masks on a box of the CT
+grid (like `bone_fields.CropField`), computed vectorised in a few ms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from osteoplan.core.devices import AblationProbe, AblationSetting
+from osteoplan.core.resources import load_validated_resource
+from osteoplan.core.trajectory import Vec3
+from osteoplan.core.volume import Volume
+
+MODEL_RESOURCE = "ablation_model.json"
+RAY_STEP_VOXELS = 0.5  # samples along each centre -> voxel segment: every half voxel (index units)
+
+
+# --- plan values ----------------------------------------------------------------------------
+class Ablation(BaseModel):
+    """An ablation with the probe of trajectory `trajectory`, at setting `setting` (an id of the probe)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(min_length=1, max_length=64)
+    trajectory: str = Field(min_length=1, max_length=64)
+    setting: str = Field(min_length=1, max_length=128)
+    offset_mm: float = Field(default=0.0, ge=-100, le=100, allow_inf_nan=False)  # pulled back along the probe
+
+
+class Thermocouple(BaseModel):
+    """A temperature probe point (LPS mm) whose predicted peak temperature is reported."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(min_length=1, max_length=64)
+    position_lps: Vec3
+
+    @property
+    def position(self) -> np.ndarray:
+        return np.asarray(self.position_lps, dtype=float)
+
+
+# --- model parameters (data) ----------------------------------------------------------------
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CortexRule(_Strict):
+    hu_min: float
+    min_path_mm: float = Field(gt=0)
+    source: str = Field(min_length=1)
+
+
+class TemperatureRule(_Strict):
+    body_c: float
+    lethal_c: float
+    shell_c: float
+    cold_shell_c: float
+    decay_mm: float = Field(gt=0)
+    source: str = Field(min_length=1)
+
+
+class ThermocoupleRule(_Strict):
+    near_mm: float = Field(gt=0)
+    categories: tuple[str, ...]
+    source: str = Field(min_length=1)
+
+
+class AblationModel(_Strict):
+    schema_version: int = Field(ge=1, le=1)
+    description: str = ""
+    cortex: CortexRule
+    temperatures: TemperatureRule
+    zone_for_category: dict[str, str]
+    thermocouple: ThermocoupleRule
+
+    def zone_for(self, category: str) -> str | None:
+        """"shell" or "lethal": which zone a structure of `category` is measured from (None: not a hazard)."""
+        return self.zone_for_category.get(category)
+
+
+@lru_cache(maxsize=1)
+def ablation_model() -> AblationModel:
+    return load_validated_resource(AblationModel, MODEL_RESOURCE)
+
+
+class AblationError(ValueError):
+    """An ablation that cannot be evaluated (unknown trajectory, not a probe, unknown setting)."""
+
+
+def probe_and_setting(catalog, trajectory, ablation: Ablation) -> tuple[AblationProbe, AblationSetting]:
+    """The probe of the ablation's trajectory and its setting; `AblationError` naming what is wrong."""
+    device = catalog.get(trajectory.device)
+    if not isinstance(device, AblationProbe):
+        raise AblationError(f"ablation {ablation.id!r}: the device of trajectory {trajectory.id!r} "
+                            f"({device.id!r}, a {device.kind.value}) is not an ablation probe")
+    try:
+        return device, device.setting(ablation.setting)
+    except KeyError as exc:
+        raise AblationError(f"ablation {ablation.id!r}: {exc}") from None
+
+
+# --- geometry -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ZoneGeometry:
+    """The ellipsoids of one ablation: semi-axes (along, across) in mm, about `centre` along `axis`."""
+
+    centre: np.ndarray
+    axis: np.ndarray  # unit, entry -> tip
+    lethal: tuple[float, float]
+    outer: tuple[float, float]  # 45 degC line (RF/MW) or 0 degC isotherm (cryo)
+    isotherms: tuple[tuple[float, tuple[float, float]], ...]  # (degC, semi-axes), outermost first; cryo only
+    cryo: bool
+
+    @classmethod
+    def of(cls, tip_lps, axis, setting: AblationSetting, cryo: bool, offset_mm: float = 0.0) -> "ZoneGeometry":
+        axis = np.asarray(axis, dtype=float)
+        axis = axis / np.linalg.norm(axis)
+        centre = np.asarray(tip_lps, dtype=float) - axis * (setting.tip_offset_mm + offset_mm)
+        lethal = (setting.lethal_length_mm / 2.0, setting.lethal_width_mm / 2.0)
+        if cryo:
+            iso = tuple((float(t), (setting.isotherms[t][0] / 2.0, setting.isotherms[t][1] / 2.0))
+                        for t in sorted(setting.isotherms, key=float, reverse=True))
+            outer = iso[0][1]
+        else:
+            iso = ()
+            outer = (lethal[0] + setting.shell_45c_mm, lethal[1] + setting.shell_45c_mm)
+        return cls(centre, axis, lethal, outer, iso, cryo)
+
+    def boundary_radius(self, directions: np.ndarray, semi: tuple[float, float]) -> np.ndarray:
+        """Distance from the centre to the ellipsoid `semi` along unit `directions` (N, 3)."""
+        cos = directions @ self.axis
+        sin2 = np.clip(1.0 - cos * cos, 0.0, None)
+        return 1.0 / np.sqrt((cos / semi[0]) ** 2 + sin2 / semi[1] ** 2)
+
+
+# --- the zone on the grid -------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class AblationZone:
+    """Voxel masks of one ablation on a box of the CT grid (voxels [start_kji + index])."""
+
+    geometry: ZoneGeometry
+    grid: Volume
+    start_kji: tuple[int, int, int]
+    lethal: np.ndarray  # bool [k, j, i]
+    outer: np.ndarray  # bool, the 45 degC shell (RF/MW) or the 0 degC isotherm (cryo), lethal included
+    isotherms: dict[float, np.ndarray]  # cryo: degC -> mask
+    clipped_voxels: int  # voxels of the outer zone left out behind intact cortex
+
+    @property
+    def voxel_ml(self) -> float:
+        return float(np.prod(self.grid.spacing)) / 1000.0
+
+    @property
+    def volume_ml(self) -> float:
+        return float(np.count_nonzero(self.lethal)) * self.voxel_ml
+
+    def mask(self, which: str = "lethal") -> np.ndarray:
+        return self.outer if which in ("shell", "outer") else self.lethal
+
+    def points(self, which: str = "lethal") -> np.ndarray:
+        """LPS centres (N, 3) of the voxels of a mask."""
+        kji = np.argwhere(self.mask(which)) + np.asarray(self.start_kji)
+        return self.grid.index_to_lps(kji[:, ::-1].astype(float))
+
+    @cached_property
+    def _extents(self) -> tuple[float, float]:
+        points = self.points("lethal")
+        if len(points) == 0:
+            return 0.0, 0.0
+        rel = points - self.geometry.centre
+        axis = self.geometry.axis
+        helper = np.eye(3)[int(np.argmin(np.abs(axis)))]
+        e1 = np.cross(axis, helper)
+        e1 /= np.linalg.norm(e1)
+        e2 = np.cross(axis, e1)
+        voxel = float(np.mean(self.grid.spacing))  # a voxel centre stands for a voxel's width
+
+        def extent(direction: np.ndarray) -> float:
+            values = rel @ direction
+            return float(values.max() - values.min()) + voxel
+
+        return extent(axis), max(extent(e1), extent(e2))
+
+    @property
+    def length_mm(self) -> float:
+        """Extent of the lethal zone along the probe axis (voxel centres + one voxel)."""
+        return self._extents[0]
+
+    @property
+    def width_mm(self) -> float:
+        """Largest extent of the lethal zone across the probe axis (two perpendicular directions)."""
+        return self._extents[1]
+
+
+def _box(grid: Volume, geometry: ZoneGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """Index box [lo, hi) (k, j, i) holding the outer ellipsoid, clamped to the grid."""
+    a, b = geometry.outer
+    d = geometry.axis
+    half = np.sqrt(a * a * d * d + b * b * (1.0 - d * d)) + 1e-6
+    corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * half
+    ijk = grid.lps_to_index(geometry.centre + corners)
+    lo = np.floor(ijk.min(axis=0)).astype(int)[::-1]
+    hi = np.ceil(ijk.max(axis=0)).astype(int)[::-1] + 1
+    shape = np.asarray(grid.array.shape)
+    return np.clip(lo, 0, shape), np.clip(hi, 0, shape)
+
+
+def _inside(rel: np.ndarray, axis: np.ndarray, semi: tuple[float, float]) -> np.ndarray:
+    u = rel @ axis
+    w2 = np.einsum("...i,...i->...", rel, rel) - u * u
+    return (u / semi[0]) ** 2 + w2 / semi[1] ** 2 <= 1.0
+
+
+def _cortex_blocked(cortex: np.ndarray, centre_kji: np.ndarray, targets_kji: np.ndarray,
+                    lengths_mm: np.ndarray, step_vox: float, min_path_mm: float) -> np.ndarray:
+    """For each target voxel (N, 3 local kji): does the segment from the centre cross >= min_path_mm of cortex?"""
+    span = float(np.max(np.abs(targets_kji - centre_kji))) if len(targets_kji) else 0.0
+    steps = max(1, int(math.ceil(span / step_vox)))
+    t = ((np.arange(steps, dtype=np.float32) + 0.5) / steps)[:, None, None]
+    delta = (targets_kji - centre_kji).astype(np.float32)
+    samples = np.rint(centre_kji.astype(np.float32) + t * delta).astype(np.intp)  # (steps, N, 3)
+    shape = np.asarray(cortex.shape)
+    np.clip(samples, 0, shape - 1, out=samples)
+    flat = (samples[..., 0] * shape[1] + samples[..., 1]) * shape[2] + samples[..., 2]
+    hits = cortex.ravel()[flat].sum(axis=0, dtype=np.int32)
+    return hits * (lengths_mm / steps) >= min_path_mm
+
+
+def compute_zone(ct: Volume, tip_lps, axis, setting: AblationSetting, cryo: bool, offset_mm: float = 0.0,
+                 model: AblationModel | None = None) -> AblationZone:
+    """The table-model zone of one setting with the probe tip at `tip_lps`, pointing along `axis`."""
+    model = model or ablation_model()
+    geometry = ZoneGeometry.of(tip_lps, axis, setting, cryo, offset_mm)
+    lo, hi = _box(ct, geometry)
+    shape = tuple(int(v) for v in np.maximum(hi - lo, 0))
+    if min(shape) == 0:
+        empty = np.zeros((0, 0, 0), dtype=bool)
+        return AblationZone(geometry, ct, tuple(int(v) for v in lo), empty, empty, {}, 0)
+    m = ct.index_to_lps_matrix
+    k, j, i = (np.arange(lo[n], hi[n], dtype=float) for n in range(3))
+    rel = (m[:3, 3] - geometry.centre)[None, None, None, :] + (
+        k[:, None, None, None] * m[:3, 2] + j[None, :, None, None] * m[:3, 1] + i[None, None, :, None] * m[:3, 0])
+    outer = _inside(rel, geometry.axis, geometry.outer)
+    lethal = _inside(rel, geometry.axis, geometry.lethal) & outer
+    isotherms = {t: _inside(rel, geometry.axis, semi) for t, semi in geometry.isotherms}
+    clipped = 0
+    if not cryo:
+        box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+        cortex = ct.array[box] >= model.cortex.hu_min
+        candidates = outer
+        if cortex.any():
+            where = np.argwhere(candidates)
+            lengths = np.sqrt(np.einsum("ni,ni->n", rel[candidates], rel[candidates]))
+            centre_kji = ct.lps_to_index(geometry.centre)[::-1] - lo
+            blocked = _cortex_blocked(cortex, centre_kji, where, lengths, RAY_STEP_VOXELS, model.cortex.min_path_mm)
+            if blocked.any():
+                drop = tuple(where[blocked].T)
+                outer = outer.copy()
+                outer[drop] = False
+                lethal[drop] = False
+                clipped = int(np.count_nonzero(blocked))
+    return AblationZone(geometry, ct, tuple(int(v) for v in lo), lethal, outer, isotherms, clipped)
+
+
+def zone_for(ct: Volume, trajectory, probe: AblationProbe, setting: AblationSetting, ablation: Ablation,
+             model: AblationModel | None = None) -> AblationZone:
+    """The zone of an ablation on its trajectory (tip = the trajectory's target)."""
+    return compute_zone(ct, trajectory.target, trajectory.axis, setting, probe.is_cryo, ablation.offset_mm, model)
