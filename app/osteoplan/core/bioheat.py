@@ -16,7 +16,11 @@ Scheme (core only: numpy / scipy / SimpleITK)
      so cortex does not stop the ice.
 3. Steady-state Pennes, 7-point finite volumes (harmonic-mean face conductivity), 37 °C at the
    box faces and in large-vessel blood (heat sink): −∇·(k∇θ) + ω ρ_b c_b θ = Q, θ = T − 37,
-   one sparse SPD solve (Jacobi-preconditioned conjugate gradient). The field is linear in the
+   sparse SPD solves (Jacobi-preconditioned conjugate gradient). Fast scheme (default): one solve
+   on a 2× coarser grid (properties and heat block-averaged), then the full-resolution solve only
+   in the bounding box of the voxels whose coarse rise exceeds 0.25 °C, its inner faces held at
+   the interpolated coarse field (also the field outside it and the initial guess); matches the
+   one-grid reference (``reference=True``) within a few hundredths of a °C. The field is linear in the
    source, so it is normalised to a unit mean rise on the source voxels; the temperature is
    ``37 + P·u``, P being the electrode rise the generator holds (temperature control), or the
    cryoprobe's temperature − 37.
@@ -25,7 +29,9 @@ Scheme (core only: numpy / scipy / SimpleITK)
    10 min). The Arrhenius threshold (liver constants ✱, Ω ≥ 1) is reported beside it but not
    used: with those constants it falls to ~42.5 °C at 10 min, inside the 45 °C neural shell.
    Cryo: lethal ⇔ T ≤ −40 °C (domain.md: the lethal −40 °C line; latent heat is ignored).
-5. Calibration (per spec, spacing and margin; cached in ``_CALIBRATION``): in a uniform
+5. Calibration (per spec, spacing and margin ≤ 20 mm, cached in ``_CALIBRATION``; a larger margin
+   reuses the one a whole number of voxels smaller, ≤ 20 mm, so that the source voxels are the same;
+   the rise 20 mm beyond the zone is small): in a uniform
    cancellous block with the probe along a grid axis, P is bisected so that the lethal width
    matches the catalog, and ``L_s`` is adjusted by secant steps so that the length matches
    (both within 0.25 mm when reachable). A refine in real anatomy then costs one solve (plus
@@ -379,7 +385,8 @@ def _run(grid: Volume, tissue: np.ndarray, table: TissuePropertyTable, centre, d
 def calibrate(spec: ZoneSpec, *, margin_mm: float = 25.0, spacing_mm: float = 1.0,
               cancel: Callable[[], bool] | None = None) -> Calibration:
     """Fit (L_s, P) so that a uniform cancellous block reproduces the catalog zone (cached)."""
-    margin_mm = min(float(margin_mm), CALIBRATION_MARGIN_MM)
+    if margin_mm > CALIBRATION_MARGIN_MM:  # shrink by whole voxels: same grid parity, same source voxels
+        margin_mm = float(margin_mm) - spacing_mm * math.ceil((margin_mm - CALIBRATION_MARGIN_MM) / spacing_mm - 1e-9)
     key = (spec, round(margin_mm, 3), round(float(spacing_mm), 3))
     if key in _CALIBRATION:
         return _CALIBRATION[key]
