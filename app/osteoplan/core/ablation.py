@@ -12,7 +12,11 @@ with an outer shell: the 45 degC line ``shell_45c_mm`` beyond it (RF/MW) or the 
 (cryo; the 0 degC one is the outer shell). RF/MW zones are clipped by intact cortex: a
 voxel is left out when the straight segment from the zone centre to it crosses at least
 ``cortex.min_path_mm`` of CT >= ``cortex.hu_min`` (resources/ablation_model.json, with
-its rationale); cryo zones never are. The zone is a set of voxel masks on a box of the CT
+its rationale); cryo zones never are. The segments are evaluated on a radial "reach map":
+rays from the centre in 6 x REACH_FACE_BINS^2 cube-map directions (~4 deg apart), each cut
+where it has crossed that much cortex; a voxel is kept when its distance from the centre is
+within the reach of its direction's bin (at the edge of a clip this may differ from the
+exact per-voxel segment by a voxel). The zone is a set of voxel masks on a box of the CT
 grid (like `bone_fields.CropField`), computed vectorised in a few ms.
 """
 
@@ -223,30 +227,73 @@ def _box(grid: Volume, geometry: ZoneGeometry) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(lo, 0, shape), np.clip(hi, 0, shape)
 
 
-def _inside(rel: np.ndarray, axis: np.ndarray, semi: tuple[float, float]) -> np.ndarray:
-    u = rel @ axis
-    w2 = np.einsum("...i,...i->...", rel, rel) - u * u
-    return (u / semi[0]) ** 2 + w2 / semi[1] ** 2 <= 1.0
+REACH_FACE_BINS = 20  # reach map: directions on a cube map, REACH_FACE_BINS^2 per face (2400, ~4 deg apart)
 
 
-def _cortex_blocked(cortex: np.ndarray, centre_kji: np.ndarray, targets_kji: np.ndarray,
-                    lengths_mm: np.ndarray, step_vox: float, min_path_mm: float) -> np.ndarray:
-    """For each target voxel (N, 3 local kji): does the segment from the centre cross >= min_path_mm of cortex?"""
-    span = float(np.max(np.abs(targets_kji - centre_kji))) if len(targets_kji) else 0.0
-    steps = max(1, int(math.ceil(span / step_vox)))
-    t = ((np.arange(steps, dtype=np.float32) + 0.5) / steps)[:, None, None]
-    delta = (targets_kji - centre_kji).astype(np.float32)
-    samples = np.rint(centre_kji.astype(np.float32) + t * delta).astype(np.intp)  # (steps, N, 3)
-    shape = np.asarray(cortex.shape)
+@lru_cache(maxsize=4)
+def _reach_directions(bins: int) -> np.ndarray:
+    """Unit directions (6 * bins^2, 3) at the bin centres of a cube map (see `_direction_bins`)."""
+    centres = (np.arange(bins) + 0.5) / bins * 2.0 - 1.0
+    u, v = np.meshgrid(centres, centres, indexing="ij")
+    u, v = u.ravel(), v.ravel()
+    one = np.ones_like(u)
+    faces = []
+    for axis in range(3):
+        others = [a for a in range(3) if a != axis]
+        for sign in (1.0, -1.0):
+            d = np.empty((len(u), 3))
+            d[:, axis] = sign * one
+            d[:, others[0]], d[:, others[1]] = u, v
+            faces.append(d)
+    d = np.concatenate(faces)
+    return d / np.linalg.norm(d, axis=1)[:, None]
+
+
+def _direction_bins(rel: np.ndarray, bins: int) -> np.ndarray:
+    """Cube-map bin (index into `_reach_directions(bins)`) of each vector of rel (N, 3)."""
+    absolute = np.abs(rel)
+    axis = np.argmax(absolute, axis=1)
+    n = np.arange(len(rel))
+    major = np.maximum(absolute[n, axis], 1e-12)
+    negative = rel[n, axis] < 0
+    first = np.where(axis == 0, 1, 0)
+    second = np.where(axis == 2, 1, 2)
+    scale = bins / 2.0
+    u = np.clip(((rel[n, first] / major + 1.0) * scale).astype(np.intp), 0, bins - 1)
+    v = np.clip(((rel[n, second] / major + 1.0) * scale).astype(np.intp), 0, bins - 1)
+    face = axis * 2 + negative
+    return (face * bins + u) * bins + v
+
+
+def _cortex_reach(cortex: np.ndarray, centre_kji: np.ndarray, directions_kji: np.ndarray, reach_mm: float,
+                  step_mm: float, min_path_mm: float) -> np.ndarray:
+    """Per direction (rows of directions_kji: index units per mm), the distance from the centre (mm) at which
+    the ray has crossed min_path_mm of `cortex` (inf: not within reach_mm). Samples outside the box are not cortex."""
+    steps = max(1, int(math.ceil(reach_mm / step_mm)))
+    t = ((np.arange(steps, dtype=np.float32) + 0.5) * np.float32(step_mm))
+    padded = np.zeros(tuple(n + 2 for n in cortex.shape), dtype=bool)  # a rim of "not cortex" for samples outside
+    padded[1:-1, 1:-1, 1:-1] = cortex
+    samples = np.rint(centre_kji.astype(np.float32)[None, None, :] + np.float32(1.0)
+                      + t[:, None, None] * directions_kji.astype(np.float32)[None, :, :]).astype(np.intp)
+    shape = np.asarray(padded.shape)
     np.clip(samples, 0, shape - 1, out=samples)
     flat = (samples[..., 0] * shape[1] + samples[..., 1]) * shape[2] + samples[..., 2]
-    hits = cortex.ravel()[flat].sum(axis=0, dtype=np.int32)
-    return hits * (lengths_mm / steps) >= min_path_mm
+    hits = padded.ravel()[flat]  # (steps, N)
+    need = int(math.ceil(min_path_mm / step_mm - 1e-9))
+    crossed = np.cumsum(hits, axis=0, dtype=np.int32)
+    reached = crossed >= need
+    first = np.argmax(reached, axis=0)
+    return np.where(reached[-1], t[first].astype(float), np.inf)
 
 
 def compute_zone(ct: Volume, tip_lps, axis, setting: AblationSetting, cryo: bool, offset_mm: float = 0.0,
                  model: AblationModel | None = None) -> AblationZone:
-    """The table-model zone of one setting with the probe tip at `tip_lps`, pointing along `axis`."""
+    """The table-model zone of one setting with the probe tip at `tip_lps`, pointing along `axis`.
+
+    Cortex clipping (RF/MW) uses a radial reach map: rays from the zone centre in the
+    directions of a cube map (`REACH_FACE_BINS`), each sampled every half voxel and cut where
+    it has crossed ``cortex.min_path_mm`` of cortex; a voxel is kept when its distance from
+    the centre is within the reach of its direction's bin."""
     model = model or ablation_model()
     geometry = ZoneGeometry.of(tip_lps, axis, setting, cryo, offset_mm)
     lo, hi = _box(ct, geometry)
@@ -255,28 +302,45 @@ def compute_zone(ct: Volume, tip_lps, axis, setting: AblationSetting, cryo: bool
         empty = np.zeros((0, 0, 0), dtype=bool)
         return AblationZone(geometry, ct, tuple(int(v) for v in lo), empty, empty, {}, 0)
     m = ct.index_to_lps_matrix
-    k, j, i = (np.arange(lo[n], hi[n], dtype=float) for n in range(3))
-    rel = (m[:3, 3] - geometry.centre)[None, None, None, :] + (
-        k[:, None, None, None] * m[:3, 2] + j[None, :, None, None] * m[:3, 1] + i[None, None, :, None] * m[:3, 0])
-    outer = _inside(rel, geometry.axis, geometry.outer)
-    lethal = _inside(rel, geometry.axis, geometry.lethal) & outer
-    isotherms = {t: _inside(rel, geometry.axis, semi) for t, semi in geometry.isotherms}
+    base = ((m[:3, 3] - geometry.centre) + lo[0] * m[:3, 2] + lo[1] * m[:3, 1] + lo[2] * m[:3, 0]).astype(np.float32)
+    k, j, i = (np.arange(n, dtype=np.float32) for n in shape)
+    a = geometry.axis
+    # u (along the axis) and r^2 (squared distance) from separable per-axis terms: no (K, J, I, 3) array
+    comps = [(base[c] + k[:, None, None] * np.float32(m[c, 2]) + j[None, :, None] * np.float32(m[c, 1])
+              + i[None, None, :] * np.float32(m[c, 0])) for c in range(3)]
+    u = comps[0] * np.float32(a[0]) + comps[1] * np.float32(a[1]) + comps[2] * np.float32(a[2])
+    r2 = comps[0] * comps[0] + comps[1] * comps[1] + comps[2] * comps[2]
+    u2 = u * u
+    w2 = r2 - u2
+
+    def inside(semi: tuple[float, float]) -> np.ndarray:
+        return u2 * np.float32(1.0 / semi[0] ** 2) + w2 * np.float32(1.0 / semi[1] ** 2) <= 1.0
+
+    outer = inside(geometry.outer)
+    lethal = inside(geometry.lethal) & outer
+    isotherms = {t: inside(semi) for t, semi in geometry.isotherms}
     clipped = 0
     if not cryo:
-        box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+        box = tuple(slice(int(a_), int(b_)) for a_, b_ in zip(lo, hi))
         cortex = ct.array[box] >= model.cortex.hu_min
-        candidates = outer
         if cortex.any():
-            where = np.argwhere(candidates)
-            lengths = np.sqrt(np.einsum("ni,ni->n", rel[candidates], rel[candidates]))
+            bins = REACH_FACE_BINS
+            directions = _reach_directions(bins)
+            reach_mm = max(geometry.outer) + float(max(ct.spacing))
+            inverse = np.linalg.inv(m[:3, :3])  # mm (LPS) -> index units (i, j, k)
+            directions_kji = (directions @ inverse.T)[:, ::-1]
             centre_kji = ct.lps_to_index(geometry.centre)[::-1] - lo
-            blocked = _cortex_blocked(cortex, centre_kji, where, lengths, RAY_STEP_VOXELS, model.cortex.min_path_mm)
-            if blocked.any():
-                drop = tuple(where[blocked].T)
-                outer = outer.copy()
-                outer[drop] = False
-                lethal[drop] = False
-                clipped = int(np.count_nonzero(blocked))
+            step_mm = RAY_STEP_VOXELS * float(min(ct.spacing))
+            reach = _cortex_reach(cortex, centre_kji, directions_kji, reach_mm, step_mm, model.cortex.min_path_mm)
+            if np.isfinite(reach).any():
+                where = np.nonzero(outer)
+                rel = np.stack([c[where] for c in comps], axis=1)
+                blocked = np.sqrt(r2[where]) >= reach[_direction_bins(rel, bins)]
+                if blocked.any():
+                    drop = tuple(w[blocked] for w in where)
+                    outer[drop] = False
+                    lethal[drop] = False
+                    clipped = int(np.count_nonzero(blocked))
     return AblationZone(geometry, ct, tuple(int(v) for v in lo), lethal, outer, isotherms, clipped)
 
 

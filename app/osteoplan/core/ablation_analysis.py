@@ -94,31 +94,44 @@ class ZoneDistance:
     closest_on_structure_lps: np.ndarray
 
 
+def _box_values(field, start_kji: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray | None:
+    """The field's values at the voxel centres of the case-grid box [start_kji, start_kji + shape), as
+    `field.sample` reads them there (trilinear at a voxel centre = the voxel's value; outside its box the
+    nearest border value), gathered without interpolation; None when the field is subsampled."""
+    if tuple(field.step_kji) != (1, 1, 1):
+        return None
+    index = [np.clip(np.arange(n) + int(s) - int(f), 0, m - 1)
+             for n, s, f, m in zip(shape, start_kji, field.start_kji, field.values.shape)]
+    return field.values[np.ix_(*index)]
+
+
 def zone_structure_distances(zone: AblationZone, fields: DistanceFields, structures: Iterable[Structure],
                              which: str = "lethal") -> list[ZoneDistance]:
     """Distance from the zone (`which`: "lethal" or "shell") to each structure, nearest first."""
-    points = zone.points(which)
+    mask = zone.mask(which)
     half_voxel = float(np.mean(zone.grid.spacing)) / 2.0
     found = []
-    if len(points) == 0:
+    if not mask.any():
         return found
-    mask = zone.mask(which)
-    surface_kji = np.argwhere(mask & ~ndimage.binary_erosion(mask)) + np.asarray(zone.start_kji)
-    surface = zone.grid.index_to_lps(surface_kji[:, ::-1].astype(float))
+    start = np.asarray(zone.start_kji)
+    surface_mask = mask & ~ndimage.binary_erosion(mask)
+    points_kji = np.argwhere(mask) + start
+    points = zone.grid.index_to_lps(points_kji[:, ::-1].astype(float))
+    surface = zone.grid.index_to_lps((np.argwhere(surface_mask) + start)[:, ::-1].astype(float))
     reach = 2.0 * max(zone.geometry.outer)  # a structure this near may lie wholly inside the zone
     for structure in structures:
         field = fields.field(structure)
-        values = field.sample(surface)  # the field is 1-Lipschitz: its minimum over the zone is on its surface...
-        if float(values.min()) <= reach:  # ...unless the structure lies inside: then look at every voxel
-            values = field.sample(points)
+        box = _box_values(field, start, mask.shape)
+        # the field is 1-Lipschitz: its minimum over the zone is on its surface, unless the structure lies
+        # inside: then look at every voxel
+        values = field.sample(surface) if box is None else box[surface_mask]
+        if float(values.min()) <= reach:
+            values = field.sample(points) if box is None else box[mask]
+            points_used = points
         else:
             points_used = surface
-            best = int(np.argmin(values))
-            point, value = points_used[best], float(values[best])
-            found.append(_distance(structure, which, field, point, value, half_voxel))
-            continue
         best = int(np.argmin(values))
-        found.append(_distance(structure, which, field, points[best], float(values[best]), half_voxel))
+        found.append(_distance(structure, which, field, points_used[best], float(values[best]), half_voxel))
     return sorted(found, key=lambda z: z.distance_mm)
 
 
