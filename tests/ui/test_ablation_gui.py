@@ -28,8 +28,8 @@ def test_an_rf_ablation_on_a_probe_path_is_drawn_and_summarised(window, qtbot):
     panel.add_to_selected_path()
     (ablation,) = session.plan.ablations
     assert panel.table.rowCount() == 1 and panel.table.item(0, 1).text() == path.id
-    assert "mL" in panel.table.item(0, 3).text()
-    assert panel.table.item(0, 4).text().endswith("%")  # the lesion label is covered in part
+    assert "mL" in panel.table.item(0, 4).text()
+    assert panel.table.item(0, 5).text().endswith("%")  # the lesion label is covered in part
     assert not np.array_equal(before, axial.pixels()), "the zone is not drawn in the axial view"
 
     window.viewer.set_cursor(lesion + [0, 0, 4])
@@ -42,3 +42,37 @@ def test_an_rf_ablation_on_a_probe_path_is_drawn_and_summarised(window, qtbot):
     session.history.undo()
     session.history.undo()
     assert not session.plan.ablations and panel.table.rowCount() == 0
+
+
+def test_refine_runs_in_the_background_and_replaces_the_table_model(window, qtbot):
+    session = window.session
+    lesion = window.case.ct.index_to_lps((24, 40, 20))
+    path = session.new_trajectory(lesion + [0, 25, 0], lesion, TrajectoryKind.FREE, device_id="rf-bipolar-bone-10")
+    session.editor.add_trajectory(path)
+    window.controller.select(path.id)
+    panel = window.ablation_panel
+    panel.add_to_selected_path()
+    (ablation,) = session.plan.ablations
+    assert panel.summary(ablation.id)["model"] == "table"
+    panel.refine_selected()
+    qtbot.waitUntil(lambda: ablation.id in panel.refined, timeout=120000)
+    refined = panel.summary(ablation.id)
+    assert refined["model"] == "bioheat" and refined["lethal_zone"]["volume_ml"] > 0
+    assert "bioheat" in panel.table.item(0, 7).text()
+    session.editor.update_ablation(ablation.id, "Move zone along probe", offset_mm=3.0)  # a change: table model again
+    assert panel.summary(ablation.id)["model"] == "table"
+
+
+def test_a_cancelled_refine_changes_nothing(window, qtbot):
+    session = window.session
+    lesion = window.case.ct.index_to_lps((24, 40, 20))
+    path = session.new_trajectory(lesion + [0, 25, 0], lesion, TrajectoryKind.FREE, device_id="rf-bipolar-bone-10")
+    session.editor.add_trajectory(path)
+    window.controller.select(path.id)
+    panel = window.ablation_panel
+    panel.add_to_selected_path()
+    task = panel.refine_selected()
+    panel.cancel_refine.set()
+    qtbot.waitUntil(lambda: task not in window._tasks, timeout=120000)
+    assert not panel.refined
+    assert window.last_message is None  # a cancel is not an error

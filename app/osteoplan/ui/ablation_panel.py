@@ -3,11 +3,14 @@ peak temperatures at thermocouples and structures), thermocouples, and the biohe
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -20,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from osteoplan.core.errors import OsteoPlanError
 
-COLUMNS = ("Ablation", "Path", "Setting", "Lethal zone", "Coverage", "Margin", "Model")
+COLUMNS = ("Ablation", "Path", "Setting", "Offset", "Lethal zone", "Coverage", "Margin", "Model")
 
 
 class AblationPanel(QWidget):
@@ -98,7 +101,7 @@ class AblationPanel(QWidget):
         for row, ablation in enumerate(ablations):
             summary = self.summary(ablation.id)
             zone = summary["lethal_zone"] if summary else None
-            values = (ablation.id, ablation.trajectory, None,
+            values = (ablation.id, ablation.trajectory, None, None,
                       f"{zone['length_mm']:.0f} × {zone['width_mm']:.0f} mm, {zone['volume_ml']:.1f} mL" if zone else "—",
                       "—" if not summary or summary["lesion_coverage"] is None else f"{summary['lesion_coverage']:.0f} %",
                       "—" if not summary or summary["min_margin_mm"] is None else f"{summary['min_margin_mm']:+.1f} mm",
@@ -107,6 +110,12 @@ class AblationPanel(QWidget):
                 if text is not None:
                     self.table.setItem(row, column, QTableWidgetItem(text))
             self.table.setCellWidget(row, 2, self._setting_combo(ablation))
+            offset = QDoubleSpinBox(minimum=0.0, maximum=50.0, singleStep=1.0, decimals=1, suffix=" mm",
+                                    value=ablation.offset_mm)
+            offset.setToolTip("Pull the zone back along the probe from the tip")
+            offset.valueChanged.connect(lambda value, a=ablation.id: self._edit(
+                lambda: self.session.editor.update_ablation(a, "Move zone along probe", offset_mm=value)))
+            self.table.setCellWidget(row, 3, offset)
         if selected in self._ids:
             self.table.selectRow(self._ids.index(selected))
         self.table.blockSignals(False)
@@ -192,8 +201,10 @@ class AblationPanel(QWidget):
         ablation = session.plan.ablation(ablation_id)
         key = (ablation, session.plan.trajectory(ablation.trajectory), session.plan.thermocouples)
 
+        self.cancel_refine = threading.Event()
+
         def work(progress):
-            zone, temperature, _result = refine_ablation(session, ablation_id, progress)
+            zone, temperature, _result = refine_ablation(session, ablation_id, progress, self.cancel_refine.is_set)
             return ablation_summary(session, ablation_id, "bioheat", zones={ablation_id: zone}, temperature=temperature)
 
         def done(summary) -> None:
@@ -201,4 +212,4 @@ class AblationPanel(QWidget):
             self._refined_keys[ablation_id] = key
             self.refresh()
 
-        self.window.run_task(f"Refining {ablation_id} (bioheat)…", work, done)
+        return self.window.run_task(f"Refining {ablation_id} (bioheat)…", work, done, cancel=self.cancel_refine)

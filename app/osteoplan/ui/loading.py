@@ -3,6 +3,7 @@ a series picker for multi-series folders, and a message (never a crash) on bad i
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import Qt
@@ -20,14 +21,19 @@ if TYPE_CHECKING:
 IMAGE_FILE_FILTER = "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)"
 
 
-def run_task(window: "MainWindow", title: str, work: Callable, on_success: Callable, quiet: bool = False) -> BackgroundTask:
+def run_task(window: "MainWindow", title: str, work: Callable, on_success: Callable, quiet: bool = False,
+             cancel: threading.Event | None = None) -> BackgroundTask:
     """Run `work(progress)` off the UI thread with a progress dialog (none if `quiet`);
-    errors become messages, never crashes."""
+    errors become messages, never crashes. With a `cancel` event the dialog has a Cancel
+    button that sets it (the work checks it and stops)."""
     dialog = None
     if not quiet:
-        dialog = QProgressDialog(title, "", 0, 1000, window)
+        dialog = QProgressDialog(title, "Cancel", 0, 1000, window)
         dialog.setWindowTitle("OsteoPlan")
-        dialog.setCancelButton(None)  # loaders cannot stop half-way; the window stays responsive meanwhile
+        if cancel is None:
+            dialog.setCancelButton(None)  # loaders cannot stop half-way; the window stays responsive meanwhile
+        else:
+            dialog.canceled.connect(cancel.set)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(400)
         dialog.setValue(0)
@@ -56,6 +62,9 @@ def run_task(window: "MainWindow", title: str, work: Callable, on_success: Calla
 
     def failed(error: BaseException) -> None:
         finish()
+        if cancel is not None and cancel.is_set():
+            window.statusBar().showMessage(f"{title.rstrip('…')}: cancelled", 5000)
+            return
         from osteoplan.core.io import SeveralSeriesError
 
         if isinstance(error, SeveralSeriesError):

@@ -225,9 +225,10 @@ class MainWindow(QMainWindow):
         self.needle_dock.show()
 
     # --- background work -------------------------------------------------------------------
-    def run_task(self, title: str, work, on_success, quiet: bool = False) -> BackgroundTask:
-        """Run `work(progress)` off the UI thread; a progress dialog unless `quiet`; errors become messages."""
-        return loading.run_task(self, title, work, on_success, quiet)
+    def run_task(self, title: str, work, on_success, quiet: bool = False, cancel=None) -> BackgroundTask:
+        """Run `work(progress)` off the UI thread; a progress dialog unless `quiet` (with Cancel when
+        a `cancel` threading.Event is given); errors become messages."""
+        return loading.run_task(self, title, work, on_success, quiet, cancel)
 
     def ask(self, title: str, question: str) -> bool:
         answer = QMessageBox.question(self, title, question)
