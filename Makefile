@@ -15,6 +15,8 @@ bench: setup
 	.venv/bin/python tests/benchmarks/bench_startup.py
 	.venv/bin/python tests/benchmarks/bench_readouts.py
 	.venv/bin/python tests/benchmarks/bench_safety.py
+	.venv/bin/python tests/benchmarks/bench_ablation.py
+	.venv/bin/python tests/benchmarks/bench_bioheat.py
 
 screenshot: setup
 	.venv/bin/osteoplan screenshot --demo --out packaging/screenshots/four-up.png

@@ -54,13 +54,18 @@ def test_refine_runs_in_the_background_and_replaces_the_table_model(window, qtbo
     panel.add_to_selected_path()
     (ablation,) = session.plan.ablations
     assert panel.summary(ablation.id)["model"] == "table"
+    assert panel.refined_zone(ablation.id) is None
     panel.refine_selected()
     qtbot.waitUntil(lambda: ablation.id in panel.refined, timeout=120000)
     refined = panel.summary(ablation.id)
     assert refined["model"] == "bioheat" and refined["lethal_zone"]["volume_ml"] > 0
     assert "bioheat" in panel.table.item(0, 7).text()
+    assert window.controller.ablation_zones()[ablation.id][0] is panel.refined_zone(ablation.id)  # drawn
     session.editor.update_ablation(ablation.id, "Move zone along probe", offset_mm=3.0)  # a change: table model again
     assert panel.summary(ablation.id)["model"] == "table"
+    assert panel.refined_zone(ablation.id) is None
+    assert window.controller.ablation_zones()[ablation.id][0] is session.ablation_zone(ablation.id)
+    assert panel.refined_zone(ablation.id) is None
 
 
 def test_a_cancelled_refine_changes_nothing(window, qtbot):

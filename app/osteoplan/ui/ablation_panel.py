@@ -32,6 +32,7 @@ class AblationPanel(QWidget):
         self.window = window
         self._ids: list[str] = []
         self.refined: dict[str, dict] = {}  # ablation id -> bioheat summary (until the ablation changes)
+        self.refined_zones: dict[str, object] = {}  # ablation id -> bioheat zone on the CT grid
         self._refined_keys: dict[str, object] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -77,14 +78,23 @@ class AblationPanel(QWidget):
         return self._ids[rows[0].row()] if rows else (self._ids[0] if self._ids else None)
 
     # --- showing --------------------------------------------------------------------------------
+    def _key(self, ablation_id: str):
+        """What a refine depends on: the ablation, its path and the thermocouples."""
+        ablation = self.session.plan.ablation(ablation_id)
+        path = self.session.plan.trajectory(ablation.trajectory) if ablation.trajectory in self.session.plan else None
+        return (ablation, path, self.session.plan.thermocouples)
+
+    def refined_zone(self, ablation_id: str):
+        """The bioheat zone while the ablation is unchanged since its refine, else None."""
+        if ablation_id in self.refined_zones and self._refined_keys.get(ablation_id) == self._key(ablation_id):
+            return self.refined_zones[ablation_id]
+        return None
+
     def summary(self, ablation_id: str) -> dict | None:
         """The refined summary while the ablation is unchanged since its refine, else the table model's."""
         from osteoplan.core.ablation_warnings import ablation_summary
 
-        ablation = self.session.plan.ablation(ablation_id)
-        key = (ablation, self.session.plan.trajectory(ablation.trajectory) if ablation.trajectory in self.session.plan
-               else None, self.session.plan.thermocouples)
-        if ablation_id in self.refined and self._refined_keys.get(ablation_id) == key:
+        if ablation_id in self.refined and self._refined_keys.get(ablation_id) == self._key(ablation_id):
             return self.refined[ablation_id]
         try:
             return ablation_summary(self.session, ablation_id)
@@ -191,25 +201,25 @@ class AblationPanel(QWidget):
                                     position_lps=tuple(np.asarray(self.window.viewer.cursor_lps, dtype=float)))
         self._edit(lambda: self.session.editor.add_thermocouple(thermocouple))
 
-    def refine_selected(self) -> None:
+    def refine_selected(self):
         from osteoplan.core.ablation_refine import bioheat_available, refine_ablation
         from osteoplan.core.ablation_warnings import ablation_summary
 
         session, ablation_id = self.session, self.selected_id
         if session is None or ablation_id is None or not bioheat_available():
             return
-        ablation = session.plan.ablation(ablation_id)
-        key = (ablation, session.plan.trajectory(ablation.trajectory), session.plan.thermocouples)
-
+        key = self._key(ablation_id)
         self.cancel_refine = threading.Event()
 
         def work(progress):
             zone, temperature, _result = refine_ablation(session, ablation_id, progress, self.cancel_refine.is_set)
-            return ablation_summary(session, ablation_id, "bioheat", zones={ablation_id: zone}, temperature=temperature)
+            summary = ablation_summary(session, ablation_id, "bioheat", zones={ablation_id: zone}, temperature=temperature)
+            return zone, summary
 
-        def done(summary) -> None:
-            self.refined[ablation_id] = summary
+        def done(result) -> None:
+            self.refined_zones[ablation_id], self.refined[ablation_id] = result
             self._refined_keys[ablation_id] = key
             self.refresh()
+            self.window.controller.refresh_views()  # the views now draw the refined zone
 
         return self.window.run_task(f"Refining {ablation_id} (bioheat)…", work, done, cancel=self.cancel_refine)

@@ -147,7 +147,8 @@ class PlanController(QObject):
         return graphics
 
     def ablation_zones(self) -> dict[str, tuple[object, bool]]:
-        """Ablation id -> (table-model zone, is cryo); an ablation whose path has no probe is skipped."""
+        """Ablation id -> (zone, is cryo): the refined (bioheat) zone while it is current, else the
+        table model's; an ablation whose path has no probe is skipped."""
         if self.session is None:
             return {}
         from osteoplan.core.ablation import AblationError, probe_and_setting
@@ -159,7 +160,8 @@ class PlanController(QObject):
                 if not trajectory.visible:
                     continue
                 probe, _ = probe_and_setting(self.session.catalog, trajectory, ablation)
-                zones[ablation.id] = (self.session.ablation_zone(ablation.id), probe.is_cryo)
+                refined = self.window.ablation_panel.refined_zone(ablation.id) if hasattr(self.window, "ablation_panel") else None
+                zones[ablation.id] = (refined or self.session.ablation_zone(ablation.id), probe.is_cryo)
             except (AblationError, KeyError, OsteoPlanError):
                 continue
         return zones
