@@ -29,11 +29,10 @@ sys.path[:0] = [str(REPO / "app"), str(REPO)]
 import numpy as np  # noqa: E402
 
 from osteoplan.core.distances import DistanceFields, needle_structure_distances  # noqa: E402
-from osteoplan.core.session import PlanSession  # noqa: E402
 from osteoplan.core.structure_warnings import distance_warning  # noqa: E402
 from osteoplan.core.structures import case_structures  # noqa: E402
 from osteoplan.core.templates import bilateral_transpedicular  # noqa: E402
-from tests.benchmarks.bench_readouts import big_case, report  # noqa: E402
+from tests.benchmarks.bench_readouts import big_case, report, time_session_moves  # noqa: E402
 
 RADIUS_11G_MM = 3.048 / 2
 
@@ -54,29 +53,6 @@ def time_core_moves(paths, fields, hazards, moves: int, rng) -> tuple[np.ndarray
         last = [w for w in (distance_warning(path.id, path.label, d) for d in distances) if w is not None]
         timings.append(time.perf_counter() - start)
     return np.asarray(timings) * 1e3, last
-
-
-def time_session_moves(case, paths, moves: int, rng) -> tuple[float, np.ndarray]:
-    session = PlanSession(case)
-    for path in paths:
-        session.editor.add_trajectory(path.model_copy(update={"device": "trocar-11g-150"}))
-    start = time.perf_counter()
-    session.prepare()
-    prepare_s = time.perf_counter() - start
-    for path in paths:
-        session.warnings(path.id)
-    timings = []
-    with session.history.group("Move target"):
-        for step in range(moves):
-            path = paths[step % len(paths)]
-            delta = rng.normal(size=3)
-            delta *= rng.uniform(0.1, 2.0) / np.linalg.norm(delta)
-            start = time.perf_counter()
-            session.editor.move_target(path.id, np.asarray(path.target_lps) + delta)
-            session.readout(path.id)
-            session.warnings(path.id)
-            timings.append(time.perf_counter() - start)
-    return prepare_s, np.asarray(timings) * 1e3
 
 
 def main() -> None:

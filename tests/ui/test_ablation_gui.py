@@ -10,6 +10,17 @@ from osteoplan.core.trajectory import TrajectoryKind
 pytestmark = pytest.mark.gui
 
 
+def _probe_on_the_lesion(window, device_id: str = "rf-bipolar-bone-10"):
+    """A path ending in the synthetic lesion with an ablation probe, selected; its ablation added."""
+    session = window.session
+    lesion = window.case.ct.index_to_lps((24, 40, 20))
+    path = session.new_trajectory(lesion + [0, 25, 0], lesion, TrajectoryKind.FREE, device_id=device_id)
+    session.editor.add_trajectory(path)
+    window.controller.select(path.id)
+    window.ablation_panel.add_to_selected_path()
+    return path
+
+
 def test_an_rf_ablation_on_a_probe_path_is_drawn_and_summarised(window, qtbot):
     session = window.session
     lesion = window.case.ct.index_to_lps((24, 40, 20))
@@ -46,12 +57,8 @@ def test_an_rf_ablation_on_a_probe_path_is_drawn_and_summarised(window, qtbot):
 
 def test_refine_runs_in_the_background_and_replaces_the_table_model(window, qtbot):
     session = window.session
-    lesion = window.case.ct.index_to_lps((24, 40, 20))
-    path = session.new_trajectory(lesion + [0, 25, 0], lesion, TrajectoryKind.FREE, device_id="rf-bipolar-bone-10")
-    session.editor.add_trajectory(path)
-    window.controller.select(path.id)
+    _probe_on_the_lesion(window)
     panel = window.ablation_panel
-    panel.add_to_selected_path()
     (ablation,) = session.plan.ablations
     assert panel.summary(ablation.id)["model"] == "table"
     assert panel.refined_zone(ablation.id) is None
@@ -69,13 +76,8 @@ def test_refine_runs_in_the_background_and_replaces_the_table_model(window, qtbo
 
 
 def test_a_cancelled_refine_changes_nothing(window, qtbot):
-    session = window.session
-    lesion = window.case.ct.index_to_lps((24, 40, 20))
-    path = session.new_trajectory(lesion + [0, 25, 0], lesion, TrajectoryKind.FREE, device_id="rf-bipolar-bone-10")
-    session.editor.add_trajectory(path)
-    window.controller.select(path.id)
+    _probe_on_the_lesion(window)
     panel = window.ablation_panel
-    panel.add_to_selected_path()
     task = panel.refine_selected()
     panel.cancel_refine.set()
     qtbot.waitUntil(lambda: task not in window._tasks, timeout=120000)
