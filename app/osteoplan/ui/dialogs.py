@@ -82,6 +82,17 @@ MOUSE_HELP = """
 <tr><td><b>Middle drag</b>, <b>Shift + left drag</b></td><td>pan</td></tr>
 <tr><td><b>Wheel</b>, <b>right drag</b></td><td>zoom</td></tr>
 </table>
+<h3>Needle paths and structures</h3>
+<table cellspacing=4>
+<tr><td><b>T</b>, <b>C</b></td><td>new transpedicular / transcortical path: click the entry, then the target (Esc cancels)</td></tr>
+<tr><td><b>Drag an end</b> / <b>the needle</b></td><td>move that end / the whole needle (also ends in 3D); one undo step</td></tr>
+<tr><td><b>Ctrl+B</b></td><td>bilateral transpedicular paths for the vertebra under the cursor</td></tr>
+<tr><td><b>Ctrl+Shift+A</b>, <b>Ctrl+E</b></td><td>align the selected path with its pedicle; centre the views on it</td></tr>
+<tr><td><b>Delete</b>, <b>Ctrl+Z</b>, <b>Ctrl+Shift+Z</b></td><td>delete the selected path; undo; redo</td></tr>
+<tr><td><b>Brush / Eraser</b> (Structures panel)</td><td>left drag in a slice view paints / erases the selected structure</td></tr>
+</table>
+<p>Needle colours: green no warning, orange a warning, red a stop. Ablation zones: red lethal,
+orange 45 °C line (cryo: blue, cyan 0 °C).</p>
 <p>Window/level presets: keys 1–4 (bone 1800/400, soft tissue 400/40, lung 1500/−600, spine 250/50).
 Axial and coronal views are shown radiologically: the patient's left is on the screen's right.</p>
 """
