@@ -123,8 +123,8 @@ class PlanController(QObject):
         return graphics
 
     def distance_graphics(self) -> list[DistanceGraphic]:
-        """The nearest critical structure of the selected needle, and of every needle within a
-        warning distance, as labelled lines (what the user watches while dragging)."""
+        """The nearest critical structure of the selected needle (within the distance maps' reach),
+        and of every needle within a warning distance, as labelled lines (watched while dragging)."""
         if self.session is None:
             return []
         graphics = []
@@ -139,9 +139,9 @@ class PlanController(QObject):
             if warning is None and trajectory.id != self.selected_id:
                 continue
             rgb = NEEDLE_COLORS[needle_state(warning.severity if warning else None)]
-            far = found.distance_mm >= FIELD_MARGIN_MM - 1.0  # beyond the distance field's reach
-            text = f"> {FIELD_MARGIN_MM - 1.0:.0f} mm {found.structure.name}" if far else \
-                f"{found.distance_mm:.1f} mm {found.structure.name}"
+            if found.distance_mm >= FIELD_MARGIN_MM - 1.0:
+                continue  # beyond the distance maps' reach: far from everything, and no exact closest point
+            text = f"{found.distance_mm:.1f} mm {found.structure.name}"
             graphics.append(DistanceGraphic(np.asarray(found.closest_on_needle_lps),
                                             np.asarray(found.closest_on_structure_lps), text, rgb))
         return graphics
