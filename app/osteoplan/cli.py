@@ -7,6 +7,7 @@
     osteoplan check PLAN.json [--json]              readouts and warnings of a plan (exit 1 on a stop)
     osteoplan devices [--json]                      the device catalog (built-in and plugins)
     osteoplan simulate ablation PLAN.json [--refine] [--json]   ablation zones, coverage, temperatures, warnings
+    osteoplan simulate cement PLAN.json [--json]               cement spread, fill, leak gateways, warnings
 
 Bad input ends with exit code 2 and one line on stderr, never a traceback
 (set OSTEOPLAN_DEBUG=1 to see one).
@@ -84,7 +85,7 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     shot.add_argument("--size", default="1400x900", help="window size WxH in pixels (default 1400x900)")
 
     simulate = commands.add_parser("simulate", help="simulate a plan's treatment: ablation zones and warnings")
-    simulate.add_argument("what", choices=("ablation",))
+    simulate.add_argument("what", choices=("ablation", "cement"))
     simulate.add_argument("plan")
     simulate.add_argument("--refine", action="store_true", help="the 3-D bioheat model instead of the zone table")
     simulate.add_argument("--json", action="store_true", help="print one JSON object")
@@ -254,7 +255,35 @@ def _devices(args) -> int:
     return 0
 
 
+def _simulate_cement(args) -> int:
+    from osteoplan.core.cement_session import injection_report
+    from osteoplan.core.session import open_plan_session
+
+    session, notes = open_plan_session(args.plan)
+    for note in notes:
+        print(f"osteoplan: warning: {note}", file=sys.stderr)
+    report = injection_report(session)
+    stop = any(w["severity"] == "stop" for w in report["warnings"])
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_STOP if stop else 0
+    print(f"{args.plan}: {len(report['injections'])} injection(s) on {session.case.title}")
+    for item in report["injections"]:
+        lesion = "-" if item["lesion_fill"] is None else f"{item['lesion_fill']:.1f} %"
+        bone = "-" if item["bone_fill"] is None else f"{item['bone_fill']:.1f} %"
+        print(f"  {item['id']} through {item['trocar']}: {item['injected_ml']:g} mL injected, {item['filled_ml']:.2f} mL "
+              f"filled; lesion {lesion}, bone {bone}")
+        for g in item["gateways"]:
+            print(f"      {g['kind']} -> {g['into']} at {g['reached_at_ml']:.2f} mL")
+    for warning in report["warnings"]:
+        print(f"  {warning['severity'].upper():4} {warning['message']}")
+    print("STOP: at least one injection has a stop warning." if stop else "No stop warning.")
+    return EXIT_STOP if stop else 0
+
+
 def _simulate(args) -> int:
+    if args.what == "cement":
+        return _simulate_cement(args)
     from osteoplan.core.ablation_warnings import simulate_report
     from osteoplan.core.safety import Severity
     from osteoplan.core.session import open_plan_session

@@ -12,6 +12,7 @@ import numpy as np
 
 from osteoplan.core.ablation import Ablation, Thermocouple
 from osteoplan.core.history import History
+from osteoplan.core.injection import Injection
 from osteoplan.core.plan import Plan
 from osteoplan.core.trajectory import Spindle, Trajectory
 
@@ -150,13 +151,14 @@ class PlanEditor:
 
     def remove_trajectory(self, trajectory_id: str) -> None:
         """Remove a path, and the ablations attached to it, in one undo step."""
-        attached = self.plan.ablations_of(trajectory_id)
+        attached = [("ablation", a.id) for a in self.plan.ablations_of(trajectory_id)]
+        attached += [("injection", i.id) for i in self.plan.injections_of(trajectory_id)]
         if not attached:
             self.history.push(RemoveTrajectory(self.plan, trajectory_id))
             return
         with self.history.group("Delete path"):
-            for ablation in attached:
-                self.history.push(RemoveItem(self.plan, "ablation", ablation.id, "Delete ablation"))
+            for kind, item_id in attached:
+                self.history.push(RemoveItem(self.plan, kind, item_id, f"Delete {kind}"))
             self.history.push(RemoveTrajectory(self.plan, trajectory_id))
 
     def update(self, trajectory_id: str, label: str, **changes) -> Trajectory:
@@ -252,3 +254,28 @@ class PlanEditor:
 
     def move_thermocouple(self, thermocouple_id: str, position_lps) -> Thermocouple:
         return self.update_thermocouple(thermocouple_id, position_lps=tuple(np.asarray(position_lps, dtype=float)))
+
+    # --- cement injections -----------------------------------------------------------------
+    def _check_injection(self, injection: Injection) -> None:
+        if injection.trocar not in self.plan:
+            from osteoplan.core.cement import CementError
+
+            raise CementError(f"injection {injection.id!r}: no trocar (trajectory) {injection.trocar!r} in the plan")
+
+    def add_injection(self, injection: Injection, label: str = "Add injection") -> Injection:
+        self._check_injection(injection)
+        self.history.push(AddItem(self.plan, "injection", injection, label))
+        return injection
+
+    def remove_injection(self, injection_id: str) -> None:
+        self.plan.injection(injection_id)
+        self.history.push(RemoveItem(self.plan, "injection", injection_id, "Delete injection"))
+
+    def update_injection(self, injection_id: str, label: str = "Edit injection", **changes) -> Injection:
+        """Replace fields of an injection (volume_ml, viscosity, steps_ml, trocar), validated first."""
+        old = self.plan.injection(injection_id)
+        new = Injection.model_validate({**old.model_dump(), **changes})
+        self._check_injection(new)
+        if new != old:
+            self.history.push(ReplaceItem(self.plan, "injection", old, new, label))
+        return new

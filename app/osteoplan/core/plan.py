@@ -14,6 +14,7 @@ from psygnal import Signal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from osteoplan.core.ablation import Ablation, Thermocouple
+from osteoplan.core.injection import Injection
 from osteoplan.core.trajectory import Trajectory
 
 
@@ -125,13 +126,17 @@ class Plan:
     thermocouple_added = Signal(str)  # id
     thermocouple_changed = Signal(str)
     thermocouple_removed = Signal(str)
+    injection_added = Signal(str)  # id
+    injection_changed = Signal(str)
+    injection_removed = Signal(str)
     changed = Signal()  # after any of the above, and after a reference changes
 
     def __init__(self, image: ImageRef, labels: LabelsRef | None = None,
                  trajectories: list[Trajectory] | tuple[Trajectory, ...] = (),
                  structures: StructuresRef | None = None,
                  ablations: list[Ablation] | tuple[Ablation, ...] = (),
-                 thermocouples: list[Thermocouple] | tuple[Thermocouple, ...] = ()) -> None:
+                 thermocouples: list[Thermocouple] | tuple[Thermocouple, ...] = (),
+                 injections: list[Injection] | tuple[Injection, ...] = ()) -> None:
         self.image = image
         self.labels = labels
         self.structures = structures or StructuresRef()  # set by the session after every structure edit
@@ -145,8 +150,10 @@ class Plan:
             self._trajectories[trajectory.id] = trajectory
         self._ablations: dict[str, Ablation] = {}
         self._thermocouples: dict[str, Thermocouple] = {}
+        self._injections: dict[str, Injection] = {}
         for store, items, what in ((self._ablations, ablations, "ablations"),
-                                   (self._thermocouples, thermocouples, "thermocouples")):
+                                   (self._thermocouples, thermocouples, "thermocouples"),
+                                   (self._injections, injections, "injections")):
             for item in items:
                 if item.id in store:
                     raise ValueError(f"two {what} share the id {item.id!r}")
@@ -189,6 +196,19 @@ class Plan:
         except KeyError:
             raise KeyError(f"no thermocouple with id {thermocouple_id!r}") from None
 
+    @property
+    def injections(self) -> tuple[Injection, ...]:
+        return tuple(self._injections.values())
+
+    def injection(self, injection_id: str) -> Injection:
+        try:
+            return self._injections[injection_id]
+        except KeyError:
+            raise KeyError(f"no injection with id {injection_id!r}") from None
+
+    def injections_of(self, trajectory_id: str) -> tuple[Injection, ...]:
+        return tuple(i for i in self._injections.values() if i.trocar == trajectory_id)
+
     def index_of(self, trajectory_id: str) -> int:
         return list(self._trajectories).index(trajectory_id)
 
@@ -201,7 +221,7 @@ class Plan:
         issued: set[str] = set()
 
         def next_id() -> str:
-            taken = (issued | set(self._trajectories) | set(self._ablations) | set(self._thermocouples)
+            taken = (issued | set(self._trajectories) | set(self._ablations) | set(self._thermocouples) | set(self._injections)
                      | {s.id for t in self._trajectories.values() for s in t.spindles})
             new = next(f"{prefix}{n}" for n in itertools.count(1) if f"{prefix}{n}" not in taken)
             issued.add(new)
@@ -214,6 +234,7 @@ class Plan:
         return (self.image == other.image and self.labels == other.labels
                 and self.trajectories == other.trajectories
                 and self.ablations == other.ablations and self.thermocouples == other.thermocouples
+                and self.injections == other.injections
                 and self.structures.model_copy(update={"masks": []}) == other.structures.model_copy(update={"masks": []})
                 and (mine.digest if mine else None) == (theirs.digest if theirs else None))
 
@@ -239,9 +260,9 @@ class Plan:
         self.changed.emit()
         return trajectory
 
-    # Ablations and thermocouples: `kind` is "ablation" or "thermocouple" (for commands only).
+    # Ablations, thermocouples, injections: `kind` is "ablation", "thermocouple" or "injection" (for commands only).
     def _store(self, kind: str) -> dict:
-        return {"ablation": self._ablations, "thermocouple": self._thermocouples}[kind]
+        return {"ablation": self._ablations, "thermocouple": self._thermocouples, "injection": self._injections}[kind]
 
     def _emit(self, kind: str, event: str, item_id: str) -> None:
         getattr(self, f"{kind}_{event}").emit(item_id)

@@ -80,6 +80,10 @@ def trajectory_warnings(session: PlanSession, trajectory_id: str) -> list[Safety
     found += structure_warnings(session, trajectory.id)
     for ablation in session.plan.ablations_of(trajectory.id):  # thermal warnings, object = the ablation id
         found += session.ablation_warnings(ablation.id)
+    if session.plan.injections_of(trajectory.id):  # cement warnings, object = the injection id
+        from osteoplan.core.cement_session import cement_warnings
+
+        found += cement_warnings(session, trajectory.id)
     return found
 
 

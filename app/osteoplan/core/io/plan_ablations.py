@@ -21,13 +21,18 @@ def check_ablations(model: Any, catalog: DeviceCatalog, error: ErrorFactory) -> 
     for n, trajectory in enumerate(model.trajectories):
         for m, spindle in enumerate(trajectory.spindles):
             taken.setdefault(spindle.id, f"trajectories[{n}].spindles[{m}]")
-    for group in ("ablations", "thermocouples"):
+    for group in ("ablations", "thermocouples", "injections"):
         for index, item in enumerate(getattr(model, group)):
             field = f"{group}[{index}].id"
             if item.id in taken:
                 raise error(f"the id {item.id!r} is already used by {taken[item.id]}; ids must be unique", field)
             taken[item.id] = f"{group}[{index}]"
     trajectories = {t.id: t for t in model.trajectories}
+    for index, injection in enumerate(getattr(model, "injections", ())):
+        if injection.trocar not in trajectories:
+            known = ", ".join(repr(t) for t in trajectories) or "none"
+            raise error(f"no trajectory {injection.trocar!r} in the plan for this injection (trajectories: {known})",
+                        f"injections[{index}].trocar")
     for index, ablation in enumerate(model.ablations):
         where = f"ablations[{index}]"
         trajectory = trajectories.get(ablation.trajectory)

@@ -17,7 +17,8 @@ Format (version 1; the JSON Schema is published as ``resources/plan.schema.json`
                                      "device": "kwire-2.0-150", "start_offset_mm": 0}],
                        "visible": true}],
      "ablations": [{"id": "a1", "trajectory": "t1", "setting": "70c-15min", "offset_mm": 0}],
-     "thermocouples": [{"id": "tc1", "position_lps": [x, y, z]}]}
+     "thermocouples": [{"id": "tc1", "position_lps": [x, y, z]}],
+     "injections": [{"id": "c1", "trocar": "t1", "volume_ml": 3.0, "viscosity": "medium", "steps_ml": [1, 1, 1]}]}
 
 ``structures`` (optional, every part optional): ``auto`` switches the automatic skin/bone
 (each computed only when the labels lack it; default on); ``overrides`` per structure
@@ -28,7 +29,8 @@ holding the edited and user-painted masks (see `structure_masks`, `structure_sta
 
 Only ``format``, ``version``, ``image.path`` and, per trajectory, ``id``, ``entry_lps``,
 ``target_lps`` and ``device`` are required. An ablation needs ``id``, ``trajectory`` (whose
-device is an ablation probe) and ``setting`` (one of that probe's); see `plan_ablations`. Relative paths resolve against the plan
+device is an ablation probe) and ``setting`` (one of that probe's); see `plan_ablations`. An injection needs ``id``, ``trocar`` (a trajectory id) and
+``volume_ml`` (> 0); ``viscosity`` defaults to "medium", ``steps_ml`` to one portion. Relative paths resolve against the plan
 file's folder; a `Plan` in memory holds absolute paths, and saving writes the paths
 that lie under the plan's folder relative to it (so a case folder can be moved whole).
 Older versions are upgraded by `MIGRATIONS` (see `plan_migrations`).
@@ -55,6 +57,7 @@ from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.io.atomic import atomic_write_text
 from osteoplan.core.io.content_hash import check_image_hash, volume_content_hash
 from osteoplan.core.ablation import Ablation, Thermocouple
+from osteoplan.core.injection import Injection
 from osteoplan.core.io.plan_ablations import check_ablations
 from osteoplan.core.io.plan_errors import _json_type, _short, _validation_error, field_path  # noqa: F401
 from osteoplan.core.io.plan_migrations import MIGRATIONS, PLAN_FORMAT, looks_like_version_0
@@ -95,11 +98,12 @@ class PlanFileModel(BaseModel):
     trajectories: list[Trajectory] = Field(default_factory=list, max_length=MAX_TRAJECTORIES)
     ablations: list[Ablation] = Field(default_factory=list, max_length=MAX_TRAJECTORIES)
     thermocouples: list[Thermocouple] = Field(default_factory=list, max_length=MAX_TRAJECTORIES)
+    injections: list[Injection] = Field(default_factory=list, max_length=MAX_TRAJECTORIES)
 
 
 _KNOWN_FIELDS = sorted(set().union(*(m.model_fields for m in (
     PlanFileModel, ImageRef, LabelsRef, Trajectory, Spindle, StructuresRef, StructureOverride, AutoStructures,
-    MaskLayerRef, Ablation, Thermocouple))))
+    MaskLayerRef, Ablation, Thermocouple, Injection))))
 
 
 @dataclass
@@ -204,7 +208,8 @@ def plan_from_dict(data: Any, base_dir: str | os.PathLike, source: str = "<plan>
         structures = structures.model_copy(update={"masks": masks})
         warnings += [f"the plan's structure masks {m.path!r} were not found; edited structures are lost"
                      for m in masks if not _exists(Path(m.path))]
-    plan = Plan(image, labels, model.trajectories, structures, model.ablations, model.thermocouples)
+    plan = Plan(image, labels, model.trajectories, structures, model.ablations, model.thermocouples,
+                model.injections)
     return LoadedPlan(plan, base / source, image_path, labels_path, tuple(warnings))
 
 
@@ -312,6 +317,8 @@ def plan_to_dict(plan: Plan, base_dir: str | os.PathLike | None = None,
         data["ablations"] = [a.model_dump(mode="json") for a in plan.ablations]
     if plan.thermocouples:
         data["thermocouples"] = [t.model_dump(mode="json") for t in plan.thermocouples]
+    if plan.injections:
+        data["injections"] = [i.model_dump(mode="json") for i in plan.injections]
     return data
 
 

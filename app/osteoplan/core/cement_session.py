@@ -1,0 +1,230 @@
+"""Cement on a plan session: the cropped field from the CT and structures, the cached solution,
+the warnings (`stop` at a canal/foramen gateway, `warn` at a venous/disc gateway) and the
+`osteoplan simulate cement --json` report."""
+
+from __future__ import annotations
+
+import fnmatch
+
+import numpy as np
+
+from osteoplan.core.cement import (BONE, CANAL, DISC, FORAMEN, LESION, SOFT, VEIN, CementError, CementSolution,
+                                   Field3, _segment_distance, arrival_times, cement_model)
+from osteoplan.core.safety import SafetyWarning, Severity
+
+_DEST = ((("spinal_canal*", "spinal_cord*", "conus*", "cauda_equina*"), CANAL), (("nerve_root*",), FORAMEN),
+         (("aorta", "*vena*", "*vein*", "iliac_*", "*arter*"), VEIN), (("intervertebral_disc*",), DISC))
+
+
+def _region_of(name: str, category: str) -> int | None:
+    low = name.lower()
+    for patterns, code in _DEST:
+        if any(fnmatch.fnmatch(low, p) for p in patterns):
+            return code
+    if category == "lesion":
+        return LESION
+    if category == "bone":
+        return BONE
+    if category == "vascular":
+        return VEIN
+    return None
+
+
+def _sources(session, injections):
+    out = []
+    for injection in injections:
+        if injection.trocar not in session.plan:
+            raise CementError(f"injection {injection.id!r}: no trocar (trajectory) {injection.trocar!r} in the plan")
+        t = session.plan.trajectory(injection.trocar)
+        spindles = tuple((s.start_lps(t), s.tip_lps(t), session.catalog.get(s.device).outer_diameter_mm / 2)
+                         for s in t.spindles)
+        out.append((injection, t.target, t.entry, session.catalog.get(t.device).outer_diameter_mm / 2, spindles))
+    return out
+
+
+def build_field(session, sources, half_mm: float) -> Field3:
+    ct, model = session.case.ct, cement_model()
+    tips = np.array([s[1] for s in sources])
+    lo = np.floor(np.minimum(ct.lps_to_index(tips.min(0) - half_mm), ct.lps_to_index(tips.max(0) + half_mm)))
+    hi = np.ceil(np.maximum(ct.lps_to_index(tips.min(0) - half_mm), ct.lps_to_index(tips.max(0) + half_mm)))
+    size = np.asarray(ct.size)
+    lo_i = np.clip(lo.astype(int), 0, size - 1)
+    hi_i = np.clip(hi.astype(int) + 1, 1, size)
+    box = tuple(slice(int(lo_i[a]), int(hi_i[a])) for a in (2, 1, 0))  # [k, j, i]
+    hu = ct.array[box].astype(np.float32)
+    shape = hu.shape
+    region = np.full(shape, SOFT, dtype=np.int8)
+    phi = np.ones(shape, dtype=np.float32)
+    bone_like = np.zeros(shape, dtype=bool)
+    lesion = np.zeros(shape, dtype=bool)
+    names = {}
+    for structure in session.structures:
+        code = _region_of(structure.name, structure.category)
+        if code is None:
+            continue
+        sub = tuple(slice(max(b.start, s), min(b.stop, s + n)) for b, s, n in
+                    zip(box, structure.start_kji, structure.box_mask.shape))
+        if any(s.start >= s.stop for s in sub):
+            continue
+        m = structure.box_mask[tuple(slice(s.start - st, s.stop - st) for s, st in zip(sub, structure.start_kji))]
+        local = tuple(slice(s.start - b.start, s.stop - b.start) for s, b in zip(sub, box))
+        if code == BONE:
+            bone_like[local] |= m
+            names.setdefault(structure.name, (local, m))
+        elif code == LESION:
+            lesion[local] |= m
+        else:
+            region[local][m] = code
+    region[bone_like] = BONE
+    region[lesion] = LESION
+    k = np.empty(shape, dtype=np.float64)
+    for code, key in ((CANAL, "epidural canal"), (FORAMEN, "foramen"), (VEIN, "vein"), (DISC, "disc"),
+                      (SOFT, "soft tissue")):
+        sel = region == code
+        k[sel], phi[sel] = model.outside[key].k_m2, model.outside[key].fill_fraction
+    inside = bone_like | lesion
+    phi_bone = model.porosity(hu)
+    phi_bone[lesion] = model.lytic_porosity
+    k_bone = model.permeability(phi_bone)
+    cortical = (hu >= model.cortical.hu_min) & ~lesion
+    k_bone[cortical] = model.cortical.k_m2
+    k[inside], phi[inside] = k_bone[inside], phi_bone[inside]
+    kk, jj, ii = np.meshgrid(*(np.arange(s.start, s.stop) for s in box), indexing="ij")
+    points = ct.index_to_lps(np.stack([ii, jj, kk], axis=-1).astype(float))
+    solid = np.zeros(shape, dtype=bool)
+    track = np.zeros(shape, dtype=bool)
+    spacing = float(max(ct.spacing))
+    for _, tip, entry, radius, spindles in sources:
+        axis = tip - entry
+        back = tip - axis / np.linalg.norm(axis) * (radius + 0.75 * spacing)  # the open tip stays open
+        d, _ = _segment_distance(points, entry, back)
+        solid |= d <= max(radius, 0.5 * spacing)
+        track |= d <= max(radius, 0.5 * spacing) + spacing
+        for start, stop, r in spindles:
+            d, _ = _segment_distance(points, start, stop)
+            solid |= d <= max(r, 0.5 * spacing)
+    track &= ~solid
+    k[track & (cortical | ~inside)] = model.track_k_m2
+    # target bones: those with voxels within 6 mm of a tip
+    target = lesion.copy()
+    for local, m in names.values():
+        pts = np.zeros(shape, dtype=bool)
+        pts[local] = m
+        near = np.zeros(len(sources), dtype=bool)
+        for n, s in enumerate(sources):
+            d = np.linalg.norm(points - s[1], axis=-1) <= 6.0
+            near[n] = bool((pts & d).any())
+        if near.any():
+            target |= pts
+    voxel_ml = float(abs(np.linalg.det(ct.direction)) * np.prod(ct.spacing)) / 1000.0
+    return Field3(tuple(b.start for b in box), region, phi, k, solid, track, target, lesion, voxel_ml)
+
+
+def _check_tips(session, sources) -> None:
+    for injection, tip, *_ in sources:
+        readout = session.case.readout(tip)
+        if readout.value is None:
+            raise CementError(f"injection {injection.id!r}: the tip of {injection.trocar!r} is outside the image")
+        here = [s for s in session.structures if s.mask[tuple(np.round(session.case.ct.lps_to_index(tip)[::-1])
+                                                              .astype(int))]]
+        codes = {_region_of(s.name, s.category) for s in here}
+        if VEIN in codes:
+            raise CementError(f"injection {injection.id!r}: the tip of {injection.trocar!r} is in a vessel "
+                              f"({', '.join(s.name for s in here)}); move it into bone")
+        if not codes & {BONE, LESION}:
+            raise CementError(f"injection {injection.id!r}: the tip of {injection.trocar!r} is outside bone "
+                              f"(in {', '.join(s.name for s in here) or 'unlabelled tissue'}); move it into the bone")
+
+
+def solve(session, injections=None, k_scale_seed: int | None = None, connectivity: int = 26) -> CementSolution:
+    """Solve the plan's injections together (cached on the session while tips, devices and volumes allow)."""
+    injections = list(session.plan.injections if injections is None else injections)
+    if not injections:
+        raise CementError("the plan has no injection")
+    sources = _sources(session, injections)
+    key = (tuple((s[0].id, s[0].viscosity, tuple(s[1]), tuple(s[2]), s[3], tuple(tuple(map(tuple, sp[:2])) for sp in s[4]))
+                 for s in sources), session.structures_revision, k_scale_seed, connectivity)
+    cache = session.__dict__.setdefault("_cement_cache", {})
+    total = sum(i.volume_ml for i in injections)
+    hit = cache.get(key)
+    if hit is not None and all(hit.reachable_ml(i.id) >= i.volume_ml for i in injections):
+        hit.injections = injections
+        return hit
+    _check_tips(session, sources)
+    model = cement_model()
+    viscosities = {i.viscosity for i in injections}
+    exponent = model.exponent(sorted(viscosities)[0] if len(viscosities) == 1 else "medium")
+    half = float(np.clip(2.0 * (3 * total * 1000 / (4 * np.pi * 0.6)) ** (1 / 3), 16.0, 60.0))
+    for _ in range(3):
+        field = build_field(session, sources, half)
+        seeds = []
+        for s in sources:
+            ijk = session.case.ct.lps_to_index(s[1])
+            kji = np.round(ijk[::-1]).astype(int) - np.asarray(field.start)
+            seeds.append(np.clip(kji, 0, np.asarray(field.region.shape) - 1)[None, :])
+        scale = None
+        if k_scale_seed is not None:
+            rng = np.random.default_rng(k_scale_seed)
+            scale = np.exp(rng.normal(0.0, model.monte_carlo.log_sigma, field.k.shape))
+        times, owner = arrival_times(field, session.case.ct, seeds, exponent, model.kozeny.k_ref_m2,
+                                     model.kozeny.transverse_ratio, scale, connectivity)
+        solution = CementSolution(field, times, owner, injections)
+        if all(solution.reachable_ml(i.id) >= i.volume_ml for i in injections) or half >= 60.0:
+            break
+        half = min(60.0, half * 1.6)
+    cache.clear()
+    cache[key] = solution
+    return solution
+
+
+def injection_report(session, monte_carlo: int = 0) -> dict:
+    """The `osteoplan simulate cement --json` object."""
+    solution = solve(session)
+    fill = solution.fill()
+    field = solution.field
+    probability: dict[tuple[str, str], float] = {}
+    for run in range(monte_carlo):
+        noisy = solve(session, k_scale_seed=run + 1).fill()
+        for injection_id, gateways in noisy.gateways.items():
+            for g in gateways:
+                probability[(injection_id, g["kind"])] = probability.get((injection_id, g["kind"]), 0) + 1 / monte_carlo
+    items = []
+    for injection in solution.injections:
+        own = fill.owner_mask[injection.id]
+        lesion_total = field.lesion.sum()
+        bone_total = (field.target & ~field.lesion).sum()
+        items.append({
+            "id": injection.id, "trocar": injection.trocar, "injected_ml": float(injection.volume_ml),
+            "filled_ml": round(fill.filled_ml[injection.id], 4),
+            "lesion_fill": round(100.0 * float((own & field.lesion).sum()) / lesion_total, 2) if lesion_total else None,
+            "bone_fill": round(100.0 * float((own & field.target & ~field.lesion).sum()) / bone_total, 2)
+            if bone_total else None,
+            "gateways": [{"kind": g["kind"], "reached_at_ml": g["reached_at_ml"], "into": g["into"],
+                          "probability": round(probability.get((injection.id, g["kind"]), 0.0), 3)
+                          if monte_carlo else None} for g in fill.gateways[injection.id]]})
+    warnings = [w.to_json() for i in solution.injections for w in _warnings_for(i, fill)]
+    return {"injections": items, "warnings": warnings}
+
+
+def _warnings_for(injection, fill) -> list[SafetyWarning]:
+    out = []
+    for g in fill.gateways[injection.id]:
+        stop = g["into"] in ("epidural canal", "foramen")
+        if not (stop or g["into"] in ("vein", "disc")):
+            continue
+        suggest = max(0.0, g["reached_at_ml"] - 0.1)
+        out.append(SafetyWarning(
+            Severity.STOP if stop else Severity.WARN, injection.id,
+            f"cement {injection.id} via {injection.trocar}: the front reaches the {g['kind']} gateway into the "
+            f"{g['into']} at {g['reached_at_ml']:.2f} mL of the {injection.volume_ml:g} mL planned; "
+            f"stop injecting at {suggest:.1f} mL"))
+    return out
+
+
+def cement_warnings(session, trajectory_id: str) -> list[SafetyWarning]:
+    """Warnings of the injections through one trocar (empty when the plan has none)."""
+    mine = session.plan.injections_of(trajectory_id)
+    if not mine:
+        return []
+    fill = solve(session).fill()
+    return [w for i in mine for w in _warnings_for(i, fill)]

@@ -1,0 +1,91 @@
+"""Cement spread: volume conservation, gateways on the phantom, bad inputs, plan round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from osteoplan.core.case import Case
+from osteoplan.core.cement import CementError
+from osteoplan.core.cement_session import injection_report, solve
+from osteoplan.core.injection import Injection
+from osteoplan.core.io.labels import LabelMap
+from osteoplan.core.io.plan_file import plan_from_dict, plan_to_dict
+from osteoplan.core.phantom import build_phantom
+from osteoplan.core.session import PlanSession
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    return build_phantom("spine", spacing_mm=1.6)
+
+
+@pytest.fixture(scope="module")
+def case(phantom):
+    return Case(ct=phantom.ct, labels=LabelMap(volume=phantom.labels, names=dict(phantom.label_names)))
+
+
+def _session(case, phantom, level, volume=4.0, tip=None):
+    L = phantom.landmarks
+    body, canal = np.array(L[f"{level}_body_center"]), np.array(L[f"canal_center_{level}"])
+    tip = body + (canal - body) * 0.35 if tip is None else np.asarray(tip)
+    session = PlanSession(case)
+    trajectory = session.new_trajectory(L[f"{level}_pedicle_left_axis_entry"], tip)
+    session.editor.add_trajectory(trajectory)
+    session.editor.add_injection(Injection(id="c1", trocar=trajectory.id, volume_ml=volume))
+    return session
+
+
+@pytest.mark.parametrize("level", ["L2", "L3"])
+def test_volume_is_conserved(case, phantom, level):
+    solution = solve(_session(case, phantom, level, 5.0))
+    for volume in (0.5, 1.0, 2.5, 5.0):
+        filled = solution.fill(volume).filled_ml["c1"]
+        assert abs(filled - volume) <= 0.02 * volume
+
+
+def test_breached_L2_reaches_the_canal_before_4ml_intact_L3_does_not(case, phantom):
+    l2 = injection_report(_session(case, phantom, "L2"))
+    (item,) = l2["injections"]
+    canal = [g for g in item["gateways"] if g["into"] == "epidural canal"]
+    assert canal and canal[0]["reached_at_ml"] < 4.0
+    assert any(w["severity"] == "stop" for w in l2["warnings"])
+    l3 = injection_report(_session(case, phantom, "L3"))
+    assert not [g for g in l3["injections"][0]["gateways"] if g["into"] == "epidural canal"]
+
+
+def test_lesion_fills_before_dense_bone(case, phantom):
+    report = injection_report(_session(case, phantom, "L2", 1.0, phantom.landmarks["lesion_center"]))
+    item = report["injections"][0]
+    assert item["lesion_fill"] > 30 and (item["bone_fill"] is None or item["bone_fill"] < 5)
+
+
+def test_trocar_voxels_are_not_filled(case, phantom):
+    solution = solve(_session(case, phantom, "L3"))
+    assert not (solution.fill(4.0).mask & solution.field.solid).any()
+
+
+def test_bad_inputs(case, phantom):
+    with pytest.raises(ValueError):
+        Injection(id="c1", trocar="t1", volume_ml=0)
+    with pytest.raises(ValueError):
+        Injection(id="c1", trocar="t1", volume_ml=-1)
+    with pytest.raises(CementError, match="outside bone"):
+        solve(_session(case, phantom, "L3", tip=(60.0, 0.0, phantom.landmarks["L3_body_center"][2])))
+    with pytest.raises(CementError, match="vessel"):
+        solve(_session(case, phantom, "L2", tip=phantom.landmarks["aorta_center_L2"]))
+    session = PlanSession(case)
+    with pytest.raises(CementError, match="no trocar"):
+        session.editor.add_injection(Injection(id="c1", trocar="nope", volume_ml=1))
+
+
+def test_undo_and_plan_round_trip(case, phantom, tmp_path):
+    session = _session(case, phantom, "L2")
+    session.editor.update_injection("c1", volume_ml=3.0, viscosity="high")
+    assert session.plan.injection("c1").volume_ml == 3.0
+    session.history.undo()
+    assert session.plan.injection("c1").volume_ml == 4.0
+    data = plan_to_dict(session.plan, tmp_path)
+    data["image"] = {"path": "demo:spine"}
+    loaded = plan_from_dict(data, tmp_path)
+    assert loaded.plan.injections == session.plan.injections
