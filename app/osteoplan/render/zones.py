@@ -1,7 +1,9 @@
-"""Ablation zones in the views: filled and outlined isotherm contours in 2-D views, translucent
+"""Ablation zones (and injected cement) in the views: filled and outlined isotherm contours in 2-D views, translucent
 shells in 3-D; the lethal zone and the outer shell (45 °C for heat, 0 °C for cryo) coloured apart."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from vtkmodules.vtkRenderingCore import vtkRenderer
@@ -12,9 +14,10 @@ from osteoplan.render.slices import LabelSliceLayer
 from osteoplan.render.structure_surfaces import StructureSurfaces
 
 LETHAL, SHELL = 1, 2
-ZONE_COLORS = {  # (lethal, outer shell)
+ZONE_COLORS = {  # (lethal or filled, outer shell)
     "heat": ((1.0, 0.22, 0.08), (1.0, 0.72, 0.15)),
     "cryo": ((0.20, 0.45, 1.0), (0.55, 0.90, 1.0)),
+    "cement": ((0.93, 0.93, 0.80), (0.93, 0.93, 0.80)),  # PMMA: bright, like on CT
 }
 FILL_OPACITY = {LETHAL: 0.55, SHELL: 0.25}
 
@@ -27,8 +30,8 @@ def zone_label_volume(zone) -> Volume:
     return Volume(labels, zone.grid.spacing, tuple(origin), zone.grid.direction)
 
 
-def _colors(cryo: bool) -> dict[int, tuple[float, float, float]]:
-    lethal, shell = ZONE_COLORS["cryo" if cryo else "heat"]
+def _colors(kind: str) -> dict[int, tuple[float, float, float]]:
+    lethal, shell = ZONE_COLORS[kind]
     return {LETHAL: lethal, SHELL: shell}
 
 
@@ -39,18 +42,18 @@ class ZoneLayers2D:
         self._renderer = renderer
         self._shown: dict[str, tuple[object, LabelSliceLayer, LabelOutlines]] = {}
 
-    def set_zones(self, zones: dict[str, tuple[object, bool]]) -> None:
-        """`zones`: ablation id -> (AblationZone, is cryo)."""
+    def set_zones(self, zones: dict[str, tuple[object, str]]) -> None:
+        """`zones`: id -> (shape with `lethal`/`outer` masks on a box of the CT grid, "heat"|"cryo"|"cement")."""
         for zone_id in list(self._shown):
             if zone_id not in zones or zones[zone_id][0] is not self._shown[zone_id][0]:
                 _, fill, outline = self._shown.pop(zone_id)
                 self._renderer.RemoveViewProp(fill.prop)
                 self._renderer.RemoveActor(outline.actor)
-        for zone_id, (zone, cryo) in zones.items():
+        for zone_id, (zone, kind) in zones.items():
             if zone_id in self._shown or not zone.outer.any():
                 continue
             labels = zone_label_volume(zone)
-            colors = _colors(cryo)
+            colors = _colors(kind)
             fill = LabelSliceLayer(labels, {v: (rgb, FILL_OPACITY[v]) for v, rgb in colors.items()}, self._renderer)
             outline = LabelOutlines(labels, colors, self._renderer)
             self._shown[zone_id] = (zone, fill, outline)
@@ -65,15 +68,32 @@ class ZoneSurfaces3D:
         self._renderer = renderer
         self._shown: dict[str, tuple[object, StructureSurfaces]] = {}
 
-    def set_zones(self, zones: dict[str, tuple[object, bool]]) -> None:
+    def set_zones(self, zones: dict[str, tuple[object, str]]) -> None:
         for zone_id in list(self._shown):
             if zone_id not in zones or zones[zone_id][0] is not self._shown[zone_id][0]:
                 _, surfaces = self._shown.pop(zone_id)
                 self._renderer.RemoveActor(surfaces.actor)
-        for zone_id, (zone, cryo) in zones.items():
+        for zone_id, (zone, kind) in zones.items():
             if zone_id in self._shown or not zone.outer.any():
                 continue
             surfaces = StructureSurfaces(self._renderer)
-            surfaces.set_labels(zone_label_volume(zone), _colors(cryo))
+            surfaces.set_labels(zone_label_volume(zone), _colors(kind))
             surfaces.actor.GetProperty().SetOpacity(0.35)
             self._shown[zone_id] = (zone, surfaces)
+
+
+@dataclass(frozen=True, eq=False)
+class FilledShape:
+    """A mask on a box of the CT grid, drawn like a zone (e.g. the cement of an injection)."""
+
+    grid: Volume
+    start_kji: tuple[int, int, int]
+    mask: np.ndarray
+
+    @property
+    def lethal(self) -> np.ndarray:
+        return self.mask
+
+    @property
+    def outer(self) -> np.ndarray:
+        return self.mask

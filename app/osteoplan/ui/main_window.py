@@ -24,6 +24,7 @@ from osteoplan.core.view_geometry import SliceOrientation
 from osteoplan.core.viewer import ViewerState
 from osteoplan.ui import loading, menus
 from osteoplan.ui.ablation_panel import AblationPanel
+from osteoplan.ui.cement_panel import CementPanel
 from osteoplan.ui.menus import RECENT_FILES_KEY
 from osteoplan.ui.needle_views import NeedleViewsPanel
 from osteoplan.ui.plan_controller import PlanController
@@ -95,6 +96,9 @@ class MainWindow(QMainWindow):
         self.ablation_panel = AblationPanel(self)
         self.ablation_dock = self._dock("Ablation", self.ablation_panel, "ablation_dock")
         self.tabifyDockWidget(self.paths_dock, self.ablation_dock)
+        self.cement_panel = CementPanel(self)
+        self.cement_dock = self._dock("Cement", self.cement_panel, "cement_dock")
+        self.tabifyDockWidget(self.paths_dock, self.cement_dock)
         self.paths_dock.raise_()
         self.structure_tool = StructureTool(self)
         for view in self.slice_views():

@@ -134,4 +134,5 @@ def _view_menu(window: "MainWindow") -> None:
     menu.addAction(window.warnings_dock.toggleViewAction())
     menu.addAction(window.structures_dock.toggleViewAction())
     menu.addAction(window.ablation_dock.toggleViewAction())
+    menu.addAction(window.cement_dock.toggleViewAction())
     menu.addAction("&Reset views", QKeySequence("Ctrl+R"), window.reset_views)

@@ -18,7 +18,7 @@ from osteoplan.core.trajectory import TrajectoryKind
 from osteoplan.core.distances import FIELD_MARGIN_MM
 from osteoplan.core.structure_warnings import distance_warning
 from osteoplan.render.polydata import ColoredActor, points_polydata
-from osteoplan.render.zones import ZoneLayers2D, ZoneSurfaces3D
+from osteoplan.render.zones import FilledShape, ZoneLayers2D, ZoneSurfaces3D
 from osteoplan.render.needles import (
     DistanceAnnotations,
     DistanceGraphic,
@@ -65,7 +65,8 @@ class PlanController(QObject):
         self._distances_3d = DistanceAnnotations(window.views["3d"].renderer)
         self._zones_3d = ZoneSurfaces3D(window.views["3d"].renderer)
         self._thermocouples_3d = ColoredActor(window.views["3d"].renderer, point_size=10, spheres=True)
-        self._zones: dict[str, tuple[object, bool]] = {}
+        self._zones: dict[str, tuple[object, str]] = {}
+        self.cement_preview_ml: dict[str, float] = {}  # injection id -> volume shown by the preview slider
         self._distance_graphics: list[DistanceGraphic] = []
         window.views["3d"].pointer_handlers.append(self)
 
@@ -146,8 +147,8 @@ class PlanController(QObject):
                                             np.asarray(found.closest_on_structure_lps), text, rgb))
         return graphics
 
-    def ablation_zones(self) -> dict[str, tuple[object, bool]]:
-        """Ablation id -> (zone, is cryo): the refined (bioheat) zone while it is current, else the
+    def ablation_zones(self) -> dict[str, tuple[object, str]]:
+        """Ablation id -> (zone, "heat"|"cryo"): the refined (bioheat) zone while it is current, else the
         table model's; an ablation whose path has no probe is skipped."""
         if self.session is None:
             return {}
@@ -161,10 +162,25 @@ class PlanController(QObject):
                     continue
                 probe, _ = probe_and_setting(self.session.catalog, trajectory, ablation)
                 refined = self.window.ablation_panel.refined_zone(ablation.id) if hasattr(self.window, "ablation_panel") else None
-                zones[ablation.id] = (refined or self.session.ablation_zone(ablation.id), probe.is_cryo)
+                zones[ablation.id] = (refined or self.session.ablation_zone(ablation.id), "cryo" if probe.is_cryo else "heat")
             except (AblationError, KeyError, OsteoPlanError):
                 continue
         return zones
+
+    def cement_shapes(self) -> dict[str, tuple[object, str]]:
+        """The cement of every injection at its planned volume, or at the Cement panel's preview volume."""
+        if self.session is None or not self.session.plan.injections:
+            return {}
+        from osteoplan.core.cement_session import solve
+
+        try:
+            solution = solve(self.session)
+            volumes = {i.id: self.cement_preview_ml.get(i.id, i.volume_ml) for i in self.session.plan.injections}
+            fill = solution.fill(volumes)
+        except (OsteoPlanError, ValueError, KeyError):
+            return {}
+        return {f"cement:{injection_id}": (FilledShape(self.session.case.ct, fill.start, mask), "cement")
+                for injection_id, mask in fill.owner_mask.items()}
 
     def thermocouple_points(self) -> list[np.ndarray]:
         return [] if self.session is None else [t.position for t in self.session.plan.thermocouples]
@@ -173,7 +189,7 @@ class PlanController(QObject):
         graphics = self.needle_graphics()
         self._graphics = graphics
         self._distance_graphics = self.distance_graphics()
-        self._zones = self.ablation_zones()
+        self._zones = {**self.ablation_zones(), **self.cement_shapes()}
         self._tubes.set_needles(graphics)
         self._distances_3d.update(self._distance_graphics)
         self._zones_3d.set_zones(self._zones)

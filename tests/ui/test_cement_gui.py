@@ -1,0 +1,36 @@
+"""Cement in the GUI: an injection through a trocar fills the lesion first, the preview slider
+re-queries the spread instantly, the panel lists the gateways."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from osteoplan.core.trajectory import TrajectoryKind
+
+pytestmark = pytest.mark.gui
+
+
+def test_an_injection_is_drawn_and_the_preview_slider_grows_it(window, qtbot):
+    session = window.session
+    lesion = window.case.ct.index_to_lps((24, 40, 20))
+    path = session.new_trajectory(lesion + [0, 25, 0], lesion, TrajectoryKind.FREE, device_id="trocar-11g-150")
+    session.editor.add_trajectory(path)
+    window.controller.select(path.id)
+    window.viewer.set_cursor(lesion)
+    axial = window.views["axial"]
+    before = axial.pixels()
+    panel = window.cement_panel
+    panel.add_to_selected_trocar()
+    (injection,) = session.plan.injections
+    assert panel.table.rowCount() == 1 and panel.table.item(0, 4).text().endswith("mL")
+    assert not np.array_equal(before, axial.pixels()), "the cement is not drawn"
+    shapes = window.controller.cement_shapes()
+    full = int(shapes[f"cement:{injection.id}"][0].mask.sum())
+    panel.preview.setValue(panel.preview.minimum())  # the smallest volume
+    small = int(window.controller.cement_shapes()[f"cement:{injection.id}"][0].mask.sum())
+    assert 0 < small < full
+    assert session.plan.injection(injection.id).volume_ml == pytest.approx(4.0)  # preview does not edit
+    assert injection.id in panel.timeline.text()
+    session.history.undo()
+    assert not session.plan.injections and not window.controller.cement_shapes()
