@@ -39,3 +39,43 @@ def test_simulate_cement_bad_inputs(tmp_path, capsys):
     assert main(["simulate", "cement", str(_plan(tmp_path, trocar="t9")), "--json"]) == 2
     err = capsys.readouterr().err
     assert "volume_ml" in err and "t9" in err
+
+
+def test_simulate_cement_monte_carlo_fills_probabilities(tmp_path, capsys):
+    path = _plan(tmp_path)
+    assert main(["simulate", "cement", str(path), "--json"]) == 1
+    plain = json.loads(capsys.readouterr().out)
+    assert all(g["probability"] is None for g in plain["injections"][0]["gateways"])
+    assert main(["simulate", "cement", str(path), "--json", "--monte-carlo", "5"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    gateways = report["injections"][0]["gateways"]
+    assert all(0.0 <= g["probability"] <= 1.0 for g in gateways)
+    canal = [g for g in gateways if g["into"] == "epidural canal"]
+    assert canal and canal[0]["probability"] >= 0.8
+    # the deterministic part is unchanged by the perturbed runs
+    assert [(g["kind"], g["reached_at_ml"]) for g in gateways] == \
+        [(g["kind"], g["reached_at_ml"]) for g in plain["injections"][0]["gateways"]]
+
+
+def test_monte_carlo_keeps_the_cached_deterministic_solution():
+    from osteoplan.core.cement_session import injection_report, solve
+    from osteoplan.core.session import open_plan_session
+    import tempfile, pathlib
+
+    with tempfile.TemporaryDirectory() as tmp:
+        session, _ = open_plan_session(str(_plan(pathlib.Path(tmp))))
+        first = solve(session)
+        injection_report(session, monte_carlo=2)
+        assert solve(session) is first
+
+
+def test_simulate_cement_tip_in_a_vessel(tmp_path, capsys):
+    path = _plan(tmp_path)
+    data = json.loads(path.read_text())
+    data["trajectories"][0]["target_lps"] = list(SPINE["aorta_center_L2"])
+    path.write_text(json.dumps(data))
+    assert main(["simulate", "cement", str(path), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "vessel" in lines[0]

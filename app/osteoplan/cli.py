@@ -7,7 +7,7 @@
     osteoplan check PLAN.json [--json]              readouts and warnings of a plan (exit 1 on a stop)
     osteoplan devices [--json]                      the device catalog (built-in and plugins)
     osteoplan simulate ablation PLAN.json [--refine] [--json]   ablation zones, coverage, temperatures, warnings
-    osteoplan simulate cement PLAN.json [--json]               cement spread, fill, leak gateways, warnings
+    osteoplan simulate cement PLAN.json [--json] [--monte-carlo N] cement spread, fill, leak gateways, warnings
 
 Bad input ends with exit code 2 and one line on stderr, never a traceback
 (set OSTEOPLAN_DEBUG=1 to see one).
@@ -89,6 +89,8 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     simulate.add_argument("plan")
     simulate.add_argument("--refine", action="store_true", help="the 3-D bioheat model instead of the zone table")
     simulate.add_argument("--json", action="store_true", help="print one JSON object")
+    simulate.add_argument("--monte-carlo", type=int, default=0, metavar="N",
+                          help="cement: N seeded runs with noise on permeability give each gateway's probability")
 
     devices = commands.add_parser("devices", help="list the device catalog (built-in and plugin devices)")
     devices.add_argument("--json", action="store_true", help="print one JSON object")
@@ -256,13 +258,16 @@ def _devices(args) -> int:
 
 
 def _simulate_cement(args) -> int:
+    from osteoplan.core.cement import CementError
     from osteoplan.core.cement_session import injection_report
     from osteoplan.core.session import open_plan_session
 
     session, notes = open_plan_session(args.plan)
     for note in notes:
         print(f"osteoplan: warning: {note}", file=sys.stderr)
-    report = injection_report(session)
+    if args.monte_carlo < 0:
+        raise CementError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
+    report = injection_report(session, monte_carlo=args.monte_carlo)
     stop = any(w["severity"] == "stop" for w in report["warnings"])
     if args.json:
         print(json.dumps(report))

@@ -89,3 +89,63 @@ def test_undo_and_plan_round_trip(case, phantom, tmp_path):
     data["image"] = {"path": "demo:spine"}
     loaded = plan_from_dict(data, tmp_path)
     assert loaded.plan.injections == session.plan.injections
+
+
+def test_uniform_block_spread_is_symmetric_and_elongated_cranio_caudally():
+    """A uniform cancellous block: the fill is symmetric about the tip and longer along z (SI) than along
+    x/y by the model's SI/transverse speed ratio ((1/transverse_ratio)^exponent)."""
+    from types import SimpleNamespace
+
+    from osteoplan.core.cement import BONE, CementSolution, Field3, arrival_times, cement_model
+
+    model = cement_model()
+    shape = (61, 41, 41)  # [k, j, i]
+    phi = np.full(shape, 0.8, dtype=np.float32)
+    k = model.permeability(phi.astype(np.float64))
+    false = np.zeros(shape, dtype=bool)
+    field = Field3((0, 0, 0), np.full(shape, BONE, dtype=np.int8), phi, k, false, false.copy(),
+                   np.ones(shape, dtype=bool), false.copy(), 1e-3)
+    ct = SimpleNamespace(direction=np.eye(3), spacing=(1.0, 1.0, 1.0))
+    centre = np.array([[30, 20, 20]])
+    exponent = model.exponent("medium")
+    times, owner = arrival_times(field, ct, [centre], exponent, model.kozeny.k_ref_m2,
+                                 model.kozeny.transverse_ratio)
+    solution = CementSolution(field, times, owner, [Injection(id="c1", trocar="t1", volume_ml=2.5)])
+    mask = solution.fill(2.5).mask
+    kc, jc, ic = centre[0]
+
+    def reach(line: np.ndarray, c: int) -> tuple[int, int]:
+        idx = np.flatnonzero(line)
+        return c - int(idx.min()), int(idx.max()) - c
+
+    z_minus, z_plus = reach(mask[:, jc, ic], kc)
+    y_minus, y_plus = reach(mask[kc, :, ic], jc)
+    x_minus, x_plus = reach(mask[kc, jc, :], ic)
+    assert 0 < max(z_minus, z_plus) < kc and 0 < max(x_minus, x_plus, y_minus, y_plus) < ic  # inside the box
+    for a, b in ((z_minus, z_plus), (y_minus, y_plus), (x_minus, x_plus), (x_plus, y_plus)):
+        assert abs(a - b) <= 1
+    ratio = (1.0 / model.kozeny.transverse_ratio) ** exponent
+    z_extent, xy_extent = z_minus + z_plus + 1, (x_minus + x_plus + y_minus + y_plus) / 2 + 1
+    assert ratio > 1.2
+    assert abs(z_extent / xy_extent - ratio) <= 0.15 * ratio
+
+
+def test_reinforced_cementoplasty_reports_the_embedded_spindle_length():
+    from osteoplan.core.trajectory import Spindle
+
+    hip = build_phantom("hip", spacing_mm=1.6)
+    hip_case = Case(ct=hip.ct, labels=LabelMap(volume=hip.labels, names=dict(hip.label_names)))
+    L = hip.landmarks
+    lesion, head = np.asarray(L["lesion_center"], float), np.asarray(L["femoral_head_center"], float)
+    session = PlanSession(hip_case)
+    trocar = session.new_trajectory(L["greater_trochanter_lateral_point"], lesion)
+    session.editor.add_trajectory(trocar)
+    towards_head = (head - lesion) / np.linalg.norm(head - lesion)
+    session.editor.add_spindle(trocar.id, Spindle(id="s1", direction=tuple(towards_head), length_mm=15.0,
+                                                  device="kwire-2.0-150"))
+    session.editor.add_injection(Injection(id="c1", trocar=trocar.id, volume_ml=3.0))
+    (item,) = injection_report(session)["injections"]
+    (spindle,) = item["spindles"]
+    assert spindle["id"] == "s1" and 0 < spindle["embedded_mm"] <= 15.0
+    solution = solve(session)
+    assert not (solution.fill().mask & solution.field.solid).any()  # spindles are not filled

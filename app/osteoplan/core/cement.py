@@ -175,6 +175,7 @@ def arrival_times(field: Field3, ct, sources_kji: list[np.ndarray], exponent: fl
     n = int(np.prod(shape))
     k = field.k if k_scale is None else field.k * k_scale
     open_ = ~field.solid
+    slowness = 1.0 / np.maximum(k ** exponent, 1e-300)  # 1 / (k^e): once, not per neighbour offset
     idx = np.arange(n).reshape(shape)
     matrix = ct.direction * np.asarray(ct.spacing)[None, :]  # columns: LPS step of i, j, k
     rows, cols, costs = [], [], []
@@ -186,11 +187,9 @@ def arrival_times(field: Field3, ct, sources_kji: list[np.ndarray], exponent: fl
         a = tuple(slice(max(0, -d), s - max(0, d)) for d, s in zip((dk, dj, di), shape))
         b = tuple(slice(max(0, d), s - max(0, -d)) for d, s in zip((dk, dj, di), shape))
         both = open_[a] & open_[b]
-        fa = (k[a][both] ** exponent) * speed_factor
-        fb = (k[b][both] ** exponent) * speed_factor
         rows.append(idx[a][both])
         cols.append(idx[b][both])
-        costs.append(0.5 * length * (1.0 / np.maximum(fa, 1e-300) + 1.0 / np.maximum(fb, 1e-300)))
+        costs.append((0.5 * length / speed_factor) * (slowness[a][both] + slowness[b][both]))
     graph = sparse.csr_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
     seeds, owner = [], []
     for number, kji in enumerate(sources_kji):

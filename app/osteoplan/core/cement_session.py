@@ -100,9 +100,11 @@ def build_field(session, sources, half_mm: float) -> Field3:
         d, _ = _segment_distance(points, entry, back)
         solid |= d <= max(radius, 0.5 * spacing)
         track |= d <= max(radius, 0.5 * spacing) + spacing
+        # the cement leaves the open tip of the trocar: the spindle's voxels right at it stay open
+        at_tip = np.linalg.norm(points - tip, axis=-1) <= max(radius, 0.5 * spacing) + 0.75 * spacing
         for start, stop, r in spindles:
             d, _ = _segment_distance(points, start, stop)
-            solid |= d <= max(r, 0.5 * spacing)
+            solid |= (d <= max(r, 0.5 * spacing)) & ~at_tip
     track &= ~solid
     k[track & (cortical | ~inside)] = model.track_k_m2
     # target bones: those with voxels within 6 mm of a tip
@@ -136,6 +138,18 @@ def _check_tips(session, sources) -> None:
                               f"(in {', '.join(s.name for s in here) or 'unlabelled tissue'}); move it into the bone")
 
 
+def _touches_inner_face(solution: CementSolution, ct) -> bool:
+    """Whether the planned fill reaches a face of the box that is not the image's own border."""
+    mask = solution.fill().mask
+    start, shape, size = solution.field.start, mask.shape, tuple(ct.size)[::-1]
+    for axis in range(3):
+        if start[axis] > 0 and np.take(mask, 0, axis=axis).any():
+            return True
+        if start[axis] + shape[axis] < size[axis] and np.take(mask, -1, axis=axis).any():
+            return True
+    return False
+
+
 def solve(session, injections=None, k_scale_seed: int | None = None, connectivity: int = 26) -> CementSolution:
     """Solve the plan's injections together (cached on the session while tips, devices and volumes allow)."""
     injections = list(session.plan.injections if injections is None else injections)
@@ -146,7 +160,7 @@ def solve(session, injections=None, k_scale_seed: int | None = None, connectivit
                  for s in sources), session.structures_revision, k_scale_seed, connectivity)
     cache = session.__dict__.setdefault("_cement_cache", {})
     total = sum(i.volume_ml for i in injections)
-    hit = cache.get(key)
+    hit = cache.get(key) if k_scale_seed is None else None
     if hit is not None and all(hit.reachable_ml(i.id) >= i.volume_ml for i in injections):
         hit.injections = injections
         return hit
@@ -154,7 +168,9 @@ def solve(session, injections=None, k_scale_seed: int | None = None, connectivit
     model = cement_model()
     viscosities = {i.viscosity for i in injections}
     exponent = model.exponent(sorted(viscosities)[0] if len(viscosities) == 1 else "medium")
-    half = float(np.clip(2.0 * (3 * total * 1000 / (4 * np.pi * 0.6)) ** (1 / 3), 16.0, 60.0))
+    # the box starts tight (1.4 x the radius of the cement sphere at porosity 0.6) and grows only when
+    # the planned fill cannot be reached in it or touches one of its inner faces
+    half = float(np.clip(1.4 * (3 * total * 1000 / (4 * np.pi * 0.6)) ** (1 / 3), 12.0, 60.0))
     for _ in range(3):
         field = build_field(session, sources, half)
         seeds = []
@@ -169,11 +185,13 @@ def solve(session, injections=None, k_scale_seed: int | None = None, connectivit
         times, owner = arrival_times(field, session.case.ct, seeds, exponent, model.kozeny.k_ref_m2,
                                      model.kozeny.transverse_ratio, scale, connectivity)
         solution = CementSolution(field, times, owner, injections)
-        if all(solution.reachable_ml(i.id) >= i.volume_ml for i in injections) or half >= 60.0:
+        if half >= 60.0 or (all(solution.reachable_ml(i.id) >= i.volume_ml for i in injections)
+                            and not _touches_inner_face(solution, session.case.ct)):
             break
         half = min(60.0, half * 1.6)
-    cache.clear()
-    cache[key] = solution
+    if k_scale_seed is None:  # a Monte-Carlo run never replaces the cached deterministic solution
+        cache.clear()
+        cache[key] = solution
     return solution
 
 
@@ -202,8 +220,36 @@ def injection_report(session, monte_carlo: int = 0) -> dict:
             "gateways": [{"kind": g["kind"], "reached_at_ml": g["reached_at_ml"], "into": g["into"],
                           "probability": round(probability.get((injection.id, g["kind"]), 0.0), 3)
                           if monte_carlo else None} for g in fill.gateways[injection.id]]})
+        spindles = session.plan.trajectory(injection.trocar).spindles
+        if spindles:  # reinforced cementoplasty: how much of each spindle lies in (within a voxel of) cement
+            items[-1]["spindles"] = _spindle_embedding(session, injection.trocar, own, field)
     warnings = [w.to_json() for i in solution.injections for w in _warnings_for(i, fill)]
     return {"injections": items, "warnings": warnings}
+
+
+def _spindle_embedding(session, trocar_id: str, cement: np.ndarray, field: Field3) -> list[dict]:
+    """Per spindle of the trocar: the length (mm) of its axis lying within one voxel of the cement."""
+    from scipy.ndimage import binary_dilation
+
+    ct = session.case.ct
+    near = binary_dilation(cement, structure=np.ones((3, 3, 3), dtype=bool))
+    step = 0.25 * float(min(ct.spacing))
+    trajectory = session.plan.trajectory(trocar_id)
+    out = []
+    for spindle in trajectory.spindles:
+        a, b = np.asarray(spindle.start_lps(trajectory), float), np.asarray(spindle.tip_lps(trajectory), float)
+        length = float(np.linalg.norm(b - a))
+        count = max(2, int(np.ceil(length / step)) + 1)
+        points = a + np.linspace(0.0, 1.0, count)[:, None] * (b - a)
+        kji = np.round(ct.lps_to_index(points)[:, ::-1]).astype(int) - np.asarray(field.start)
+        valid = np.all((kji >= 0) & (kji < np.asarray(near.shape)), axis=1)
+        hit = np.zeros(count, dtype=bool)
+        hit[valid] = near[tuple(kji[valid].T)]
+        # each sample stands for its share of the axis (the end samples for half a step)
+        weights = np.full(count, 1.0 / (count - 1))
+        weights[[0, -1]] *= 0.5
+        out.append({"id": spindle.id, "embedded_mm": round(min(length, float(weights[hit].sum()) * length), 2)})
+    return out
 
 
 def _warnings_for(injection, fill) -> list[SafetyWarning]:

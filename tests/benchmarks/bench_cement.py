@@ -1,0 +1,59 @@
+"""Benchmark of the cement solver (standalone: `python tests/benchmarks/bench_cement.py`).
+
+Spine phantom at 0.5 mm, a 5 mL injection from a posterior-central L2 tip (left pedicle entry):
+the time of a new-tip solve (target < 1 s) and of a volume re-query (target < 20 ms).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from osteoplan.core.case import Case
+from osteoplan.core.cement_session import solve
+from osteoplan.core.injection import Injection
+from osteoplan.core.io.labels import LabelMap
+from osteoplan.core.phantom import build_phantom
+from osteoplan.core.session import PlanSession
+
+SOLVE_TARGET_S, QUERY_TARGET_S = 1.0, 0.020
+
+
+def main() -> int:
+    t0 = time.perf_counter()
+    phantom = build_phantom("spine", spacing_mm=0.5)
+    case = Case(ct=phantom.ct, labels=LabelMap(volume=phantom.labels, names=dict(phantom.label_names)))
+    L = phantom.landmarks
+    print(f"phantom at 0.5 mm: {phantom.ct.size} voxels, built in {time.perf_counter() - t0:.1f} s")
+    body, canal = np.array(L["L2_body_center"]), np.array(L["canal_center_L2"])
+    session = PlanSession(case)
+    trajectory = session.new_trajectory(L["L2_pedicle_left_axis_entry"], body + (canal - body) * 0.35)
+    session.editor.add_trajectory(trajectory)
+    session.editor.add_injection(Injection(id="c1", trocar=trajectory.id, volume_ml=5.0))
+    solve(session)  # warm-up (imports, first allocation)
+    solves = []
+    base = np.array(trajectory.target, dtype=float)
+    for shift in (0.5, -0.5, 1.0):  # new tip positions: each one re-solves
+        tip = base + np.array([0.0, 0.0, shift])
+        session.editor.move_target(trajectory.id, tip)
+        t = time.perf_counter()
+        solution = solve(session)
+        solves.append(time.perf_counter() - t)
+    queries = []
+    for volume in np.linspace(0.5, 5.0, 40):
+        t = time.perf_counter()
+        fill = solution.fill(float(volume))
+        queries.append(time.perf_counter() - t)
+    solve_s, query_s = float(np.median(solves)), float(np.median(queries))
+    print(f"box {solution.field.region.shape} ({solution.field.region.size} voxels); filled "
+          f"{fill.filled_ml['c1']:.3f} mL of 5 mL")
+    print(f"new-tip solve: {solve_s * 1000:.0f} ms (median of {len(solves)}), {solve_s / SOLVE_TARGET_S:.2f} x target 1 s")
+    print(f"volume re-query: {query_s * 1000:.2f} ms (median of {len(queries)}, max {max(queries) * 1000:.2f} ms), "
+          f"{query_s / QUERY_TARGET_S:.2f} x target 20 ms")
+    return 0 if solve_s < SOLVE_TARGET_S and query_s < QUERY_TARGET_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
