@@ -17,7 +17,7 @@ LETHAL, SHELL = 1, 2
 ZONE_COLORS = {  # (lethal or filled, outer shell)
     "heat": ((1.0, 0.22, 0.08), (1.0, 0.72, 0.15)),
     "cryo": ((0.20, 0.45, 1.0), (0.55, 0.90, 1.0)),
-    "cement": ((0.93, 0.93, 0.80), (0.93, 0.93, 0.80)),  # PMMA: bright, like on CT
+    "cement": ((0.35, 0.95, 1.0), (0.35, 0.95, 1.0)),  # PMMA: cyan, apart from bone on a bone window
 }
 FILL_OPACITY = {LETHAL: 0.55, SHELL: 0.25}
 
