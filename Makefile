@@ -17,6 +17,7 @@ bench: setup
 	.venv/bin/python tests/benchmarks/bench_safety.py
 	.venv/bin/python tests/benchmarks/bench_ablation.py
 	.venv/bin/python tests/benchmarks/bench_bioheat.py
+	.venv/bin/python tests/benchmarks/bench_cement.py
 
 screenshot: setup
 	.venv/bin/osteoplan screenshot --demo --out packaging/screenshots/four-up.png
