@@ -34,3 +34,32 @@ def test_an_injection_is_drawn_and_the_preview_slider_grows_it(window, qtbot):
     assert injection.id in panel.timeline.text()
     session.history.undo()
     assert not session.plan.injections and not window.controller.cement_shapes()
+
+
+def test_dragging_a_trocar_resolves_the_cement_once_at_the_end(window, qtbot, monkeypatch):
+    from PySide6.QtCore import QPoint, Qt
+
+    import osteoplan.core.cement_session as cement_session
+
+    session = window.session
+    lesion = window.case.ct.index_to_lps((24, 40, 20))
+    path = session.new_trajectory(lesion + [0, 25, 0], lesion, TrajectoryKind.FREE, device_id="trocar-11g-150")
+    session.editor.add_trajectory(path)
+    window.controller.select(path.id)
+    window.viewer.set_cursor(lesion)
+    window.cement_panel.add_to_selected_trocar()
+    solves = []
+    real_solver = cement_session.arrival_times
+    monkeypatch.setattr(cement_session, "arrival_times", lambda *a, **k: solves.append(1) or real_solver(*a, **k))
+    axial = window.views["axial"]
+    axial.render()
+    x, y = axial.display_of_world(path.target)
+    start = QPoint(round(x), round(axial.height() - 1 - y))
+    qtbot.mousePress(axial, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 6):
+        qtbot.mouseMove(axial, start + QPoint(step, 0))
+    during = len(solves)
+    qtbot.mouseRelease(axial, Qt.MouseButton.LeftButton, pos=start + QPoint(5, 0))
+    assert session.plan.trajectory(path.id).target_lps != path.target_lps
+    assert during == 0  # no new spread computed while the handle moved
+    assert len(solves) >= 1  # the spread follows the final position

@@ -164,6 +164,10 @@ def solve(session, injections=None, k_scale_seed: int | None = None, connectivit
     if hit is not None and all(hit.reachable_ml(i.id) >= i.volume_ml for i in injections):
         hit.injections = injections
         return hit
+    if k_scale_seed is None and cache and getattr(session, "defer_slow_updates", False):
+        # A trocar is being dragged: keep the last spread until the gesture ends (a solve per
+        # mouse move would stall the drag); the caller solves again when `defer_slow_updates` clears.
+        return next(iter(cache.values()))
     _check_tips(session, sources)
     model = cement_model()
     viscosities = {i.viscosity for i in injections}

@@ -61,6 +61,8 @@ class PlanSession:
         self.editor = PlanEditor(self.plan, history, self.catalog)
         self.plan_path = plan_path
         self._engine: ReadoutEngine | None = None
+        # True during a drag: slow derived results (the cement spread) may lag until it ends
+        self.defer_slow_updates = False
         self._engine_lock = threading.Lock()  # prepare() may run in a worker while the UI asks
         self._readouts: dict[str, tuple[Trajectory, TrajectoryReadout]] = {}
         self._structures: StructureSet | None = None

@@ -245,6 +245,7 @@ class PlanController(QObject):
         if grabbed is None:
             grabbed = (trajectory.entry + trajectory.target) / 2 if part == "body" else trajectory.spindle(part).tip_lps(trajectory)
         start = view.world_at_display_near(*display_xy, grabbed)
+        self.session.defer_slow_updates = True
         self._drag = {"id": trajectory_id, "part": part, "start_world": start, "grabbed": grabbed, "original": trajectory}
         return True
 
@@ -280,6 +281,9 @@ class PlanController(QObject):
         if self._drag is not None:
             self._drag = None
             self.session.history.end_group()
+            self.session.defer_slow_updates = False
+            if self.session.plan.injections:
+                self._on_plan_changed()  # the cement spread (and its warnings) from the final position
 
     def hover(self, view, world_lps, display_xy) -> None:
         if self._placement_entry is not None:
