@@ -2,40 +2,40 @@
 
     .venv/bin/python tests/benchmarks/bench_startup.py [--runs 5]
 
-Each run starts a fresh Python process that builds the real main window, opens the spine demo
-the way `osteoplan --demo` does (background load, then all four panes rendered) and exits; the
+Each run starts a fresh Python process that starts the GUI exactly as `osteoplan --demo` does
+(`ui.app.start_gui`: background load, then all four panes rendered) and exits; the
 parent measures wall time from spawn to exit. The baseline is a bare `python -c pass` process.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import statistics
 import subprocess
 import sys
 import time
 
 CHILD = r"""
-from osteoplan.ui.app import configure_rendering_environment, create_application
+from osteoplan.ui.app import configure_rendering_environment, start_gui
 configure_rendering_environment(offscreen=True)
-app = create_application()
-from osteoplan.ui.main_window import MainWindow
-window = MainWindow()
-window.show()
+app, window = start_gui(demo="spine")  # what `osteoplan --demo` does, up to the event loop
 def rendered(case):
     for view in window.views.values():
         view.render()
     import os
     os._exit(0)  # measured up to here; background preparation (safety distances) is not waited for
 window.case_shown.connect(rendered)
-window.open_demo("spine")
 app.exec()
 """
 
 
 def _time(command: list[str]) -> float:
+    # a fresh data folder: no autosave of an earlier session to offer (its question would wait)
+    env = dict(os.environ, OSTEOPLAN_DATA_DIR=tempfile.mkdtemp(prefix="osteoplan-bench-"))
     start = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, env=env, timeout=120)
     return time.perf_counter() - start
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from osteoplan.core.case import Case
@@ -16,7 +18,20 @@ def is_builtin_image(path_text: str) -> bool:
     return path_text.startswith(DEMO_IMAGE_PREFIX)
 
 
+_loaded: dict[str, Case] = {}
+_loaded_lock = threading.Lock()
+
+
 def load_demo_case(name: str = DEFAULT_DEMO) -> Case:
+    """The demo case (built once per machine, read once per process: the GUI starts reading it
+    while its window is still being built)."""
+    with _loaded_lock:
+        if name not in _loaded:
+            _loaded[name] = _read_demo_case(name)
+        return _loaded[name]
+
+
+def _read_demo_case(name: str) -> Case:
     # Imported here: the generator is only needed when a demo is opened, not at start-up.
     from osteoplan.core.io import LabelMap
     from osteoplan.core.phantom import demo_case

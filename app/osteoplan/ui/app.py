@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import traceback
 
 ORGANIZATION = "OsteoPlan"
@@ -55,9 +56,16 @@ def _install_exception_hook(window) -> None:
     sys.excepthook = hook
 
 
-def run_gui(path: str | None = None, demo: str | None = None) -> int:
+def start_gui(path: str | None = None, demo: str | None = None):
+    """The application and its main window, opening `path` or a demo case (or a crashed session's
+    plan); returns (app, window) before the event loop runs."""
     configure_rendering_environment()
     app = create_application()
+    if not path:
+        # Read the demo case while the window is being built (it is memoised in core.demo).
+        from osteoplan.core.demo import load_demo_case
+
+        threading.Thread(target=load_demo_case, args=(demo or "spine",), daemon=True).start()
     from osteoplan.ui.main_window import MainWindow
 
     window = MainWindow()
@@ -67,4 +75,9 @@ def run_gui(path: str | None = None, demo: str | None = None) -> int:
         window.open_path(path)  # an image, a DICOM folder or a plan (.json)
     elif not window.plan_files.offer_recovery():
         window.open_demo(demo or "spine")
+    return app, window
+
+
+def run_gui(path: str | None = None, demo: str | None = None) -> int:
+    app, _window = start_gui(path, demo)
     return app.exec()
