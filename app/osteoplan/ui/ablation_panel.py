@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from osteoplan.core.errors import OsteoPlanError
+from osteoplan.ui.plan_item_panel import PlanItemPanel
 
 COLUMNS = ("Ablation", "Path", "Setting", "Offset", "Lethal zone", "Coverage", "Margin", "Model")
 
 
-class AblationPanel(QWidget):
+class AblationPanel(PlanItemPanel):
     def __init__(self, window, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.window = window
@@ -67,15 +68,6 @@ class AblationPanel(QWidget):
         self.refine_button.clicked.connect(self.refine_selected)
         self.table.itemSelectionChanged.connect(self._show_details)
         window.controller.plan_edited.connect(self.refresh)
-
-    @property
-    def session(self):
-        return self.window.session
-
-    @property
-    def selected_id(self) -> str | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self._ids[rows[0].row()] if rows else (self._ids[0] if self._ids else None)
 
     # --- showing --------------------------------------------------------------------------------
     def _key(self, ablation_id: str):
@@ -165,13 +157,6 @@ class AblationPanel(QWidget):
         self.details.setText("<br>".join(lines))
 
     # --- edits ----------------------------------------------------------------------------------
-    def _edit(self, edit) -> None:
-        try:
-            edit()
-        except (OsteoPlanError, ValueError, KeyError) as exc:
-            self.window.statusBar().showMessage(f"Not changed: {exc}", 10000)
-            self.refresh()
-
     def add_to_selected_path(self) -> None:
         from osteoplan.core.ablation import Ablation
 

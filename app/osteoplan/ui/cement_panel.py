@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from osteoplan.core.errors import OsteoPlanError
+from osteoplan.ui.plan_item_panel import PlanItemPanel
 
 COLUMNS = ("Injection", "Trocar", "Volume", "Viscosity", "Filled", "Lesion", "Bone")
 DEFAULT_VOLUME_ML = 4.0  # lumbar vertebroplasty typically 4-6 mL (docs/domain.md, Belkoff 2001)
@@ -31,7 +32,7 @@ def _percent(value) -> str:
     return "—" if value is None else f"{value:.0f} %"
 
 
-class CementPanel(QWidget):
+class CementPanel(PlanItemPanel):
     def __init__(self, window, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.window = window
@@ -71,15 +72,6 @@ class CementPanel(QWidget):
         self.table.itemSelectionChanged.connect(self._reset_preview)
         self.preview.valueChanged.connect(self._preview_changed)
         window.controller.plan_edited.connect(self.refresh)
-
-    @property
-    def session(self):
-        return self.window.session
-
-    @property
-    def selected_id(self) -> str | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self._ids[rows[0].row()] if rows else (self._ids[0] if self._ids else None)
 
     # --- showing --------------------------------------------------------------------------------
     def report(self) -> dict | None:
@@ -171,13 +163,6 @@ class CementPanel(QWidget):
         self.window.controller.refresh_views()  # a re-query of the solved spread, no new solve
 
     # --- edits ------------------------------------------------------------------------------------
-    def _edit(self, edit) -> None:
-        try:
-            edit()
-        except (OsteoPlanError, ValueError, KeyError) as exc:
-            self.window.statusBar().showMessage(f"Not changed: {exc}", 10000)
-            self.refresh()
-
     def add_to_selected_trocar(self) -> None:
         from osteoplan.core.injection import Injection
 
