@@ -1,5 +1,5 @@
 # Shortcuts for the README commands.
-.PHONY: setup run test bench screenshot
+.PHONY: setup run test bench screenshot bundle
 
 setup:
 	bash packaging/setup-dev.sh --test
@@ -21,3 +21,7 @@ bench: setup
 
 screenshot: setup
 	.venv/bin/osteoplan screenshot --demo --out packaging/screenshots/four-up.png
+
+# The one-folder desktop bundle packaging/dist/osteoplan/ (PyInstaller; slow, not in `make test`).
+bundle: setup
+	bash packaging/build-bundle.sh

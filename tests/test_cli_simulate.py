@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from osteoplan.cli import main
 from osteoplan.core.phantom import landmarks

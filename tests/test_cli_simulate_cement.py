@@ -79,3 +79,33 @@ def test_simulate_cement_tip_in_a_vessel(tmp_path, capsys):
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and "vessel" in lines[0]
+
+
+def test_simulate_cement_in_portions(tmp_path, capsys):
+    path = _plan(tmp_path, volume=3.0)
+    data = json.loads(path.read_text())
+    data["injections"][0]["steps_ml"] = [1, 1, 1]
+    path.write_text(json.dumps(data))
+    main(["simulate", "cement", str(path), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    (item,) = report["injections"]  # the contract is unchanged by the portions
+    assert set(item) == {"id", "trocar", "injected_ml", "filled_ml", "lesion_fill", "bone_fill", "gateways"}
+    assert abs(item["filled_ml"] - 3.0) < 0.06
+    for gateway in item["gateways"]:
+        assert set(gateway) == {"kind", "reached_at_ml", "into", "probability"}
+    assert any("portion" in w["message"] for w in report["warnings"])
+    main(["simulate", "cement", str(path)])
+    text = capsys.readouterr().out
+    assert "portion 1: 1 mL, 1.00 mL in all" in text and "portion 3: 1 mL, 3.00 mL in all" in text
+
+
+def test_simulate_cement_steps_that_do_not_add_up(tmp_path, capsys):
+    path = _plan(tmp_path, volume=3.0)
+    data = json.loads(path.read_text())
+    data["injections"][0]["steps_ml"] = [1, 1]
+    path.write_text(json.dumps(data))
+    assert main(["simulate", "cement", str(path), "--json"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1
+    assert "steps_ml add up to 2 mL, not volume_ml (3 mL)" in lines[0]

@@ -8,6 +8,10 @@
     osteoplan devices [--json]                      the device catalog (built-in and plugins)
     osteoplan simulate ablation PLAN.json [--refine] [--json]   ablation zones, coverage, temperatures, warnings
     osteoplan simulate cement PLAN.json [--json] [--monte-carlo N] cement spread, fill, leak gateways, warnings
+    osteoplan export PLAN.json [--markups OUT_DIR] [--labels OUT.seg.nrrd]   paths and structures for 3D Slicer
+    osteoplan import-markups FILE.mrk.json... --into PLAN.json   add Slicer lines as paths to a plan
+    osteoplan report PLAN.json --out REPORT.pdf [--identify]   the plan as a PDF report (de-identified by default)
+    osteoplan propose PLAN.json --target x,y,z|--lesion NAME --technique T [--json] [--count N]   safest paths
 
 Bad input ends with exit code 2 and one line on stderr, never a traceback
 (set OSTEOPLAN_DEBUG=1 to see one).
@@ -22,13 +26,14 @@ import sys
 import traceback
 from pathlib import Path
 
+from osteoplan import __version__
 from osteoplan.core.demo import DEMO_CASES
 from osteoplan.core.errors import OsteoPlanError
 
 EXIT_STOP = 1  # `check`: the plan has a stop warning
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL_ERROR = 3
-VIEWS = ("four-up", "axial", "sagittal", "coronal", "3d")
+VIEWS = ("four-up", "axial", "sagittal", "coronal", "3d", "drr-ap", "drr-lateral")
 
 
 class UsageError(OsteoPlanError):
@@ -56,6 +61,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", nargs="?", help="a DICOM folder, an image file (.nii, .nii.gz, .nrrd, .mha, .mhd) "
                         "or a plan file (.json)")
     _add_demo_option(parser)
+    parser.add_argument("--version", action="version", version=f"osteoplan {__version__}")
     return parser
 
 
@@ -77,7 +83,8 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     shot.add_argument("--plan", help="a plan file: its image with its paths")
     shot.add_argument("--out", required=True, help="PNG file to write")
     shot.add_argument("--view", default="four-up", type=_view_choice,
-                      help=f"{'|'.join(VIEWS)}, or needle:<trajectory id> for a plan's needle views")
+                      help=f"{'|'.join(VIEWS)}, needle:<trajectory id> for a plan's needle views, or "
+                           "drr:<trajectory id> for the fluoroscopy down that needle (bull's-eye)")
 
     check = commands.add_parser("check", help="evaluate a plan headless: readouts and warnings")
     check.add_argument("plan")
@@ -94,16 +101,45 @@ def _subcommand_parser() -> argparse.ArgumentParser:
 
     devices = commands.add_parser("devices", help="list the device catalog (built-in and plugin devices)")
     devices.add_argument("--json", action="store_true", help="print one JSON object")
+
+    export = commands.add_parser("export", help="write a plan's paths (and structures) for 3D Slicer")
+    export.add_argument("plan")
+    export.add_argument("--markups", metavar="OUT_DIR", help="one Slicer markups line (.mrk.json) per path")
+    export.add_argument("--labels", metavar="OUT.seg.nrrd", help="the structures as a Slicer segmentation "
+                        "(.seg.nrrd) or label map (.nii.gz, .nrrd), with a colour table (.ctbl) beside it")
+
+    markups = commands.add_parser("import-markups", help="add 3D Slicer markups lines to a plan as paths")
+    markups.add_argument("files", nargs="+", metavar="FILE.mrk.json")
+    markups.add_argument("--into", required=True, metavar="PLAN.json", help="the plan to add them to (rewritten)")
+
+    report = commands.add_parser("report", help="write the plan's report as a PDF (readouts, simulations, "
+                                 "warnings, views); de-identified unless --identify")
+    report.add_argument("plan")
+    report.add_argument("--out", required=True, metavar="REPORT.pdf", help="PDF file to write")
+    report.add_argument("--identify", action="store_true", help="include the patient's name, ID, dates and file paths")
+    report.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)  # progress lines for the GUI
+    report.add_argument("--plan-label", help=argparse.SUPPRESS)  # the GUI's plan, reported from a temporary copy
+
+    propose = commands.add_parser("propose", help="propose the safest straight paths to a target, ranked")
+    propose.add_argument("plan")
+    aim = propose.add_mutually_exclusive_group(required=True)
+    aim.add_argument("--target", metavar="x,y,z", help="the target point, LPS mm")
+    aim.add_argument("--lesion", metavar="NAME", help="a lesion label of the case")
+    propose.add_argument("--technique", required=True, choices=("transpedicular", "parapedicular", "transcortical"))
+    propose.add_argument("--count", type=int, default=5, metavar="N", help="how many paths (default 5)")
+    propose.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
 def _view_choice(text: str) -> str:
-    if text in VIEWS or (text.startswith("needle:") and len(text) > len("needle:")):
+    if text in VIEWS or any(text.startswith(p) and len(text) > len(p) for p in ("needle:", "drr:")):
         return text
-    raise argparse.ArgumentTypeError(f"invalid view {text!r}: choose {', '.join(VIEWS)} or needle:<trajectory id>")
+    raise argparse.ArgumentTypeError(f"invalid view {text!r}: choose {', '.join(VIEWS)}, needle:<trajectory id> "
+                                     "or drr:<trajectory id>")
 
 
-SUBCOMMANDS = ("info", "phantom", "screenshot", "check", "devices", "simulate")
+SUBCOMMANDS = ("info", "phantom", "screenshot", "check", "devices", "simulate", "export", "import-markups", "report",
+               "propose")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in SUBCOMMANDS:
             args = _subcommand_parser().parse_args(argv)
             handlers = {"info": _info, "phantom": _phantom, "screenshot": _screenshot, "devices": _devices,
-                        "check": _check, "simulate": _simulate}
+                        "check": _check, "simulate": _simulate, "export": _export, "import-markups": _import_markups,
+                        "report": _report, "propose": _propose}
             return handlers[args.command](args)
         args = _gui_parser().parse_args(argv)
         if args.path and args.demo:
@@ -195,7 +232,7 @@ def _screenshot(args) -> int:
         from osteoplan.core.demo import load_demo_case
 
         case = load_demo_case(args.demo or "spine")
-    if args.view.startswith("needle:"):
+    if args.view.startswith(("needle:", "drr:")):
         needle_id = args.view.split(":", 1)[1]
         if session is None or needle_id not in session.plan:
             known = ", ".join(t.id for t in session.plan.trajectories) if session else "none: give --plan"
@@ -235,6 +272,16 @@ def _check(args) -> int:
     return EXIT_STOP if stop else 0
 
 
+def _propose(args) -> int:
+    from osteoplan.core.proposals import propose_command
+
+    result, lines = propose_command(args.plan, args.target, args.lesion, args.technique, args.count)
+    print(json.dumps(result.as_json()) if args.json else "\n".join(lines))
+    if args.json and not result.candidates:
+        print(f"osteoplan: {result.message}", file=sys.stderr)
+    return 0
+
+
 def _devices(args) -> int:
     from osteoplan.core.devices import device_catalog
 
@@ -259,7 +306,7 @@ def _devices(args) -> int:
 
 def _simulate_cement(args) -> int:
     from osteoplan.core.cement import CementError
-    from osteoplan.core.cement_session import injection_report
+    from osteoplan.core.cement_session import injection_report, portion_lines
     from osteoplan.core.session import open_plan_session
 
     session, notes = open_plan_session(args.plan)
@@ -280,6 +327,8 @@ def _simulate_cement(args) -> int:
               f"filled; lesion {lesion}, bone {bone}")
         for g in item["gateways"]:
             print(f"      {g['kind']} -> {g['into']} at {g['reached_at_ml']:.2f} mL")
+        for line in portion_lines(session, item["id"]):  # stepwise injection: what each portion reaches
+            print(f"      {line}")
     for warning in report["warnings"]:
         print(f"  {warning['severity'].upper():4} {warning['message']}")
     print("STOP: at least one injection has a stop warning." if stop else "No stop warning.")
@@ -329,3 +378,62 @@ def _simulate(args) -> int:
         print(f"  {warning['severity'].upper():4} {warning['message']}")
     print("STOP: at least one ablation has a stop warning." if stop else "No stop warning.")
     return EXIT_STOP if stop else 0
+
+
+def _export(args) -> int:
+    from osteoplan.core.devices import device_catalog
+    from osteoplan.core.io.plan_file import load_plan
+    from osteoplan.core.io.slicer_markups import export_markups
+    from osteoplan.core.io.slicer_segmentation import check_export_path, export_segmentation
+
+    if not args.markups and not args.labels:
+        raise UsageError("export: give --markups OUT_DIR and/or --labels OUT.seg.nrrd")
+    if args.labels:
+        check_export_path(args.labels)  # a bad name fails before anything is written
+    if args.markups:
+        plan = load_plan(args.plan).plan  # the paths alone: the CT is not needed
+        written = export_markups(plan, args.markups, device_catalog())
+        for path in written:
+            print(path)
+        if not written:
+            print(f"osteoplan: warning: {args.plan} has no paths; no markups file written", file=sys.stderr)
+    if args.labels:
+        from osteoplan.core.session import open_plan_session
+
+        session, notes = open_plan_session(args.plan)
+        for note in [*notes, *session.structure_notes]:
+            print(f"osteoplan: warning: {note}", file=sys.stderr)
+        for path in export_segmentation(session.structures, session.case.ct, args.labels):
+            print(path)
+    return 0
+
+
+def _import_markups(args) -> int:
+    from osteoplan.core.devices import device_catalog
+    from osteoplan.core.editing import PlanEditor
+    from osteoplan.core.io.plan_file import load_plan, save_plan
+    from osteoplan.core.io.slicer_markups import add_imported, import_markups
+
+    loaded, catalog = load_plan(args.into), device_catalog()
+    imported = import_markups(args.files, loaded.plan, catalog)  # every file read before the plan changes
+    for note in imported.notes:
+        print(f"osteoplan: warning: {note}", file=sys.stderr)
+    if imported.trajectories:
+        add_imported(PlanEditor(loaded.plan, catalog=catalog), imported)
+        save_plan(loaded.plan, args.into)
+    for trajectory in imported.trajectories:
+        print(f"added {trajectory.id} {trajectory.label!r}: {trajectory.kind.value}, {trajectory.device}, "
+              f"{trajectory.length_mm:.1f} mm (from {imported.sources[trajectory.id]})")
+    for landmark in imported.landmarks:
+        x, y, z = landmark.position_lps
+        print(f"landmark {landmark.label!r} at LPS ({x:.2f}, {y:.2f}, {z:.2f}) mm (from {landmark.source}): not "
+              "added, a plan holds paths only (File > Import markups in the GUI puts the cursor on it)")
+    print(f"{args.into}: {len(imported.trajectories)} path(s) added")
+    return 0
+
+
+def _report(args) -> int:
+    from osteoplan.ui.report_pdf import report_command
+
+    return report_command(args.plan, args.out, identify=args.identify, progress_lines=args.progress,
+                          plan_label=args.plan_label)

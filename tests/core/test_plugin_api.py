@@ -86,5 +86,71 @@ def test_the_device_catalog_survives_broken_plugins(fake_plugins, caplog):
     assert sorted(warnings) == sorted(catalog.problems)
 
 
-def test_a_group_without_plugins_loads_nothing():
-    assert load_plugins(plugin_api.ABLATION_MODELS) == ([], [])
+BUILTINS = {
+    "osteoplan.devices": "osteoplan_builtins.devices:device_entries",
+    "osteoplan.ablation_models": "osteoplan_builtins.ablation_models:table_zone",
+    "osteoplan.cement_models": "osteoplan_builtins.cement_models:spread_parameters",
+    "osteoplan.image_readers": "osteoplan_builtins.image_readers:SimpleITKReader",
+}
+
+
+def test_every_builtin_is_registered_through_the_public_entry_points():
+    for group in GROUPS:
+        found = {ep.name: ep.value for ep in entry_points(group=group)}
+        if group in BUILTINS:
+            assert found.get("builtin") == BUILTINS[group], f"{group}: reinstall (pip install -e .)?"
+        else:
+            assert "builtin" not in found  # no built-in UI panel: the group is for plugins
+        loaded, problems = load_plugins(group)
+        assert problems == []
+        assert [name for name, _ in loaded][:1] == (["builtin"] if group in BUILTINS else [])
+
+
+def test_the_builtins_behave_as_the_core_they_wrap(tmp_path):
+    import numpy as np
+
+    from osteoplan.core.ablation import Ablation, compute_zone
+    from osteoplan.core.ablation_models import ZoneRequest
+    from osteoplan.core.cement import cement_model
+    from osteoplan.core.session import PlanSession
+    from osteoplan.core.trajectory import TrajectoryKind
+    from osteoplan.core.volume import Volume
+    from tests.ui.conftest import make_synthetic_case
+
+    registry = {group: dict(load_plugins(group)[0]) for group in BUILTINS}
+    case = make_synthetic_case()
+    session = PlanSession(case)
+    lesion = case.ct.index_to_lps((24, 40, 20))
+    path = session.new_trajectory(lesion + [0, 25, 0], lesion, TrajectoryKind.FREE, device_id="rf-bipolar-bone-10")
+    probe = session.catalog.get("rf-bipolar-bone-10")
+    assert probe.zone_model == "builtin"
+    zone = registry[plugin_api.ABLATION_MODELS]["builtin"](ZoneRequest(case, path, probe, probe.settings[0], 2.0))
+    direct = compute_zone(case.ct, path.target, path.axis, probe.settings[0], False, 2.0)
+    assert zone.model == "table" and np.array_equal(zone.lethal, direct.lethal) and zone.start_kji == direct.start_kji
+    session.editor.add_trajectory(path)
+    session.editor.add_ablation(Ablation(id="a1", trajectory=path.id, setting=probe.settings[0].id, offset_mm=2.0))
+    assert np.array_equal(session.ablation_zone("a1").lethal, direct.lethal)  # the session goes through it
+    assert registry[plugin_api.CEMENT_MODELS]["builtin"]() == cement_model()
+    reader = plugin_api.instantiate(registry[plugin_api.IMAGE_READERS]["builtin"])
+    image = tmp_path / "ct.nii.gz"
+    import SimpleITK as sitk
+
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((4, 5, 6), np.int16)), str(image))
+    assert reader.can_read(image) and not reader.can_read(tmp_path / "x.fake")
+    assert isinstance(reader.read(image), Volume) and reader.read(image).size == (6, 5, 4)
+
+
+def test_a_group_is_imported_once_per_process_and_problems_are_reported_once(monkeypatch, caplog):
+    calls = []
+    monkeypatch.setattr(plugin_api, "entry_points", lambda group: calls.append(group) or [
+        EntryPoint("missing", "no_such_module_at_all:model", group)])
+    plugin_api.clear_registry()
+    try:
+        with caplog.at_level(logging.WARNING, logger="osteoplan.plugin_api"):
+            assert plugin_api.registered(plugin_api.ABLATION_MODELS) == {}
+            assert plugin_api.registered(plugin_api.ABLATION_MODELS) == {}
+            assert plugin_api.report_once("model x failed") and not plugin_api.report_once("model x failed")
+        assert calls == [plugin_api.ABLATION_MODELS]
+        assert len(plugin_api.problems()) == 2 and len(caplog.records) == 2
+    finally:
+        plugin_api.clear_registry()

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from osteoplan.core.trajectory import TrajectoryKind
+from osteoplan.ui.cement_panel import COLUMNS
 
 pytestmark = pytest.mark.gui
 
@@ -23,7 +24,7 @@ def test_an_injection_is_drawn_and_the_preview_slider_grows_it(window, qtbot):
     panel = window.cement_panel
     panel.add_to_selected_trocar()
     (injection,) = session.plan.injections
-    assert panel.table.rowCount() == 1 and panel.table.item(0, 4).text().endswith("mL")
+    assert panel.table.rowCount() == 1 and panel.table.item(0, COLUMNS.index("Filled")).text().endswith("mL")
     assert not np.array_equal(before, axial.pixels()), "the cement is not drawn"
     shapes = window.controller.cement_shapes()
     full = int(shapes[f"cement:{injection.id}"][0].mask.sum())
@@ -63,3 +64,27 @@ def test_dragging_a_trocar_resolves_the_cement_once_at_the_end(window, qtbot, mo
     assert session.plan.trajectory(path.id).target_lps != path.target_lps
     assert during == 0  # no new spread computed while the handle moved
     assert len(solves) >= 1  # the spread follows the final position
+
+
+def test_portions_set_the_steps_and_follow_volume_changes(window, qtbot):
+    session = window.session
+    lesion = window.case.ct.index_to_lps((24, 40, 20))
+    path = session.new_trajectory(lesion + [0, 25, 0], lesion, TrajectoryKind.FREE, device_id="trocar-11g-150")
+    session.editor.add_trajectory(path)
+    window.controller.select(path.id)
+    panel = window.cement_panel
+    panel.add_to_selected_trocar()
+    (injection,) = session.plan.injections
+    portions = panel.table.cellWidget(0, COLUMNS.index("Portions"))
+    assert portions.value() == 0 and portions.text() == "all at once"
+    portions.setValue(1.0)
+    assert session.plan.injection(injection.id).steps_ml == (1.0, 1.0, 1.0, 1.0)
+    assert "4 portions" in panel.timeline.text()
+    assert panel.table.item(0, COLUMNS.index("Filled")).text() == "4.00 mL"  # the portions add up
+    panel.table.cellWidget(0, COLUMNS.index("Volume")).setValue(2.5)
+    assert session.plan.injection(injection.id).steps_ml == (1.0, 1.0, 0.5)
+    assert panel.table.cellWidget(0, COLUMNS.index("Portions")).value() == 1.0
+    session.history.undo()
+    assert session.plan.injection(injection.id).steps_ml == (1.0, 1.0, 1.0, 1.0)
+    panel.table.cellWidget(0, COLUMNS.index("Portions")).setValue(0.0)
+    assert session.plan.injection(injection.id).steps_ml == ()

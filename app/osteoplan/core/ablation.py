@@ -167,6 +167,8 @@ class AblationZone:
     outer: np.ndarray  # bool, the 45 degC shell (RF/MW) or the 0 degC isotherm (cryo), lethal included
     isotherms: dict[float, np.ndarray]  # cryo: degC -> mask
     clipped_voxels: int  # voxels of the outer zone left out behind intact cortex
+    model: str = "table"  # which zone model made it (`ablation_models`; shown in reports)
+    notes: tuple[str, ...] = ()  # what the user must know about how it was made (a plugin that failed)
 
     @property
     def voxel_ml(self) -> float:
@@ -294,8 +296,15 @@ def compute_zone(ct: Volume, tip_lps, axis, setting: AblationSetting, cryo: bool
     directions of a cube map (`REACH_FACE_BINS`), each sampled every half voxel and cut where
     it has crossed ``cortex.min_path_mm`` of cortex; a voxel is kept when its distance from
     the centre is within the reach of its direction's bin."""
-    model = model or ablation_model()
     geometry = ZoneGeometry.of(tip_lps, axis, setting, cryo, offset_mm)
+    return rasterize_zone(ct, geometry, clip_cortex=not cryo, model=model)
+
+
+def rasterize_zone(ct: Volume, geometry: ZoneGeometry, clip_cortex: bool = True,
+                   model: AblationModel | None = None) -> AblationZone:
+    """The voxel masks of `geometry`'s ellipsoids on the CT grid, clipped by intact cortex when
+    `clip_cortex` (as `compute_zone` explains). Public for zone-model plugins (plugins/README.md)."""
+    model = model or ablation_model()
     lo, hi = _box(ct, geometry)
     shape = tuple(int(v) for v in np.maximum(hi - lo, 0))
     if min(shape) == 0:
@@ -320,7 +329,7 @@ def compute_zone(ct: Volume, tip_lps, axis, setting: AblationSetting, cryo: bool
     lethal = inside(geometry.lethal) & outer
     isotherms = {t: inside(semi) for t, semi in geometry.isotherms}
     clipped = 0
-    if not cryo:
+    if clip_cortex:
         box = tuple(slice(int(a_), int(b_)) for a_, b_ in zip(lo, hi))
         cortex = ct.array[box] >= model.cortex.hu_min
         if cortex.any():
@@ -346,5 +355,6 @@ def compute_zone(ct: Volume, tip_lps, axis, setting: AblationSetting, cryo: bool
 
 def zone_for(ct: Volume, trajectory, probe: AblationProbe, setting: AblationSetting, ablation: Ablation,
              model: AblationModel | None = None) -> AblationZone:
-    """The zone of an ablation on its trajectory (tip = the trajectory's target)."""
+    """The table-model zone of an ablation on its trajectory (tip = the trajectory's target); the zone a
+    session shows comes from the probe's zone model (`ablation_models.model_zone`), this one by default."""
     return compute_zone(ct, trajectory.target, trajectory.axis, setting, probe.is_cryo, ablation.offset_mm, model)

@@ -72,7 +72,8 @@ def ablation_warnings(session: "PlanSession", ablation_id: str, zone=None, tempe
     except (KeyError, AblationError) as exc:
         return [SafetyWarning(Severity.WARN, ablation.id, f"ablation {ablation.id}: cannot be evaluated: {exc}")]
     name = f"ablation {ablation.id} ({probe.name}, {setting.label})"
-    found: list[SafetyWarning] = []
+    notes = (session.ablation_zone(ablation_id) if zone is None else zone).notes  # e.g. a zone-model plugin failed
+    found: list[SafetyWarning] = [SafetyWarning(Severity.WARN, ablation.id, f"{name}: {note}") for note in notes]
     if not (probe.verified and setting.verified):
         found.append(SafetyWarning(Severity.INFO, ablation.id, f"{name}: the zone is illustrative (unverified "
                                    f"numbers): {setting.notes or setting.source}"))
@@ -153,7 +154,7 @@ def _zones(session: "PlanSession") -> list:
     return zones
 
 
-def ablation_summary(session: "PlanSession", ablation_id: str, model_name: str = "table", zones=None,
+def ablation_summary(session: "PlanSession", ablation_id: str, model_name: str | None = None, zones=None,
                      temperature=None) -> dict:
     """One item of the `simulate ablation --json` "ablations" list (a contract: keep the keys).
     `zones` {ablation id: zone} and `temperature(points) -> degC` come from another model (refine)."""
@@ -184,7 +185,7 @@ def ablation_summary(session: "PlanSession", ablation_id: str, model_name: str =
         "id": ablation.id,
         "trajectory": trajectory.id,
         "device": probe.id,
-        "model": model_name,
+        "model": model_name or zone.model,  # the zone's own: "table" or a plugin model's name
         "verified": bool(probe.verified and setting.verified),
         "lethal_zone": {"length_mm": round(zone.length_mm, 3), "width_mm": round(zone.width_mm, 3),
                         "volume_ml": round(zone.volume_ml, 3)},

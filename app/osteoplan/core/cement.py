@@ -9,7 +9,8 @@ power-law cement of index n. The arrival time T is a Dijkstra search on the 26-n
 voxel graph of a box cropped around the tips (edge cost = distance / mean speed); the
 trocar shafts and spindles are solid (their voxels are left out). `CementSolution.fill`
 then takes voxels in order of T until the porosity-weighted volume equals the injected
-volume: a lookup (cumulative sums + searchsorted), no new solve.
+volume: a lookup (cumulative sums + searchsorted), no new solve. Injections in portions with
+pauses: `core.cement_steps`; gateways inside bone (basivertebral foramen): `core.cement_gateways`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ CEMENT_RESOURCE = "cement_model.json"
 # Region codes of the cropped box: what a voxel is for the cement.
 BONE, LESION, CANAL, FORAMEN, VEIN, DISC, SOFT = 0, 1, 2, 3, 4, 5, 6
 INTO = {CANAL: "epidural canal", FORAMEN: "foramen", VEIN: "vein", DISC: "disc", SOFT: "soft tissue"}
-GATEWAY_KIND = {CANAL: "posterior wall breach", FORAMEN: "foraminal breach", VEIN: "venous (basivertebral)",
+GATEWAY_KIND = {CANAL: "posterior wall breach", FORAMEN: "foraminal breach", VEIN: "vascular breach",
                 DISC: "endplate", SOFT: "cortical breach"}
 TRACK = "needle track"
 
@@ -90,6 +91,20 @@ class _MonteCarlo(_Strict):
     source: str = Field(min_length=1)
 
 
+class _Pause(_Strict):
+    set_viscosity_ratio: float = Field(ge=1, le=1e6)
+    source: str = Field(min_length=1)
+    verified: bool
+
+
+class _Basivertebral(_Strict):
+    half_width_mm: float = Field(gt=0, le=20)
+    half_height_mm: float = Field(gt=0, le=20)
+    depth_mm: float = Field(gt=0, le=20)
+    source: str = Field(min_length=1)
+    verified: bool
+
+
 class CementModel(_Strict):
     schema_version: int = Field(ge=1, le=1)
     description: str = ""
@@ -100,6 +115,9 @@ class CementModel(_Strict):
     track_k_m2: float = Field(gt=0)
     viscosity: dict[str, _Viscosity]
     outside: dict[str, _Outside]
+    # optional so that a plugin's parameter set need not state them: None = the built-in resource's
+    pause: _Pause | None = None
+    basivertebral: _Basivertebral | None = None
     monte_carlo: _MonteCarlo
 
     def porosity(self, hu: np.ndarray) -> np.ndarray:
@@ -144,6 +162,9 @@ class Field3:
     target: np.ndarray  # bool: the target bones (+ lesion)
     lesion: np.ndarray  # bool
     voxel_ml: float
+    # gateways lying inside bone, reached when the front fills one of their voxels: (kind, into, bool mask),
+    # e.g. the basivertebral foramen region (core.cement_gateways)
+    inner_gateways: tuple[tuple[str, str, np.ndarray], ...] = ()
 
 
 def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,42 +188,122 @@ def _offsets(connectivity: int) -> list[tuple[int, int, int]]:
     return out
 
 
+class SpreadGraph:
+    """The voxel graph of a field: edges between open neighbours with the geometric and anisotropic
+    factor of their direction, built once; `arrival_times` weights it by a permeability (so the
+    portions of a stepwise injection re-solve on new speeds without rebuilding the graph)."""
+
+    def __init__(self, field: Field3, ct, exponent: float, k_ref: float, transverse_ratio: float,
+                 connectivity: int = 26) -> None:
+        self.field, self.exponent = field, exponent
+        shape = field.region.shape
+        n = int(np.prod(shape))
+        open_ = ~field.solid
+        idx = np.arange(n).reshape(shape)
+        matrix = ct.direction * np.asarray(ct.spacing)[None, :]  # columns: LPS step of i, j, k
+        rows, cols = [], []
+        self._edges = []  # per neighbour offset: the two voxel slices, the open pairs, the direction's factor
+        for dk, dj, di in _offsets(connectivity):
+            step = matrix @ np.array([di, dj, dk], dtype=float)
+            length = float(np.linalg.norm(step))
+            uz2 = (step[2] / length) ** 2
+            speed_factor = ((transverse_ratio + (1.0 - transverse_ratio) * uz2) / k_ref) ** exponent
+            a = tuple(slice(max(0, -d), s - max(0, d)) for d, s in zip((dk, dj, di), shape))
+            b = tuple(slice(max(0, d), s - max(0, -d)) for d, s in zip((dk, dj, di), shape))
+            both = open_[a] & open_[b]
+            rows.append(idx[a][both])
+            cols.append(idx[b][both])
+            self._edges.append((a, b, both, 0.5 * length / speed_factor))
+        rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
+        # the CSR layout once: built with the edge numbers as data, its data order maps CSR slots to edges
+        self._graph = sparse.csr_matrix((np.arange(1, len(rows_all) + 1, dtype=float), (rows_all, cols_all)),
+                                        shape=(n, n))
+        self._slot_edge = self._graph.data.astype(np.int64) - 1
+
+    def arrival_times(self, sources_kji: list[np.ndarray],
+                      k_scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Arrival time per voxel of the box (inf where not reached) and the index of the source reaching it."""
+        field, shape = self.field, self.field.region.shape
+        k = field.k if k_scale is None else field.k * k_scale
+        slowness = 1.0 / np.maximum(k ** self.exponent, 1e-300)  # 1 / (k^e): once, not per neighbour offset
+        costs = np.concatenate([factor * (slowness[a][both] + slowness[b][both]) for a, b, both, factor in self._edges])
+        self._graph.data = costs[self._slot_edge]
+        seeds, owner = [], []
+        for number, kji in enumerate(sources_kji):
+            flat = np.ravel_multi_index(kji.T, shape)
+            seeds += list(flat)
+            owner += [number] * len(flat)
+        times, _, nearest = dijkstra(self._graph, directed=False, indices=np.asarray(seeds), min_only=True,
+                                     return_predecessors=True)
+        lookup = dict(zip(seeds, owner))
+        who = np.full(times.size, -1, dtype=np.int32)
+        reached = nearest >= 0
+        who[reached] = np.vectorize(lookup.get, otypes=[np.int32])(nearest[reached]) if reached.any() else []
+        return times.reshape(shape), who.reshape(shape)
+
+
 def arrival_times(field: Field3, ct, sources_kji: list[np.ndarray], exponent: float, k_ref: float,
                   transverse_ratio: float, k_scale: np.ndarray | None = None,
                   connectivity: int = 26) -> tuple[np.ndarray, np.ndarray]:
     """Arrival time per voxel of the box (inf where not reached) and the index of the source reaching it."""
-    shape = field.region.shape
-    n = int(np.prod(shape))
-    k = field.k if k_scale is None else field.k * k_scale
-    open_ = ~field.solid
-    slowness = 1.0 / np.maximum(k ** exponent, 1e-300)  # 1 / (k^e): once, not per neighbour offset
-    idx = np.arange(n).reshape(shape)
-    matrix = ct.direction * np.asarray(ct.spacing)[None, :]  # columns: LPS step of i, j, k
-    rows, cols, costs = [], [], []
-    for dk, dj, di in _offsets(connectivity):
-        step = matrix @ np.array([di, dj, dk], dtype=float)
-        length = float(np.linalg.norm(step))
-        uz2 = (step[2] / length) ** 2
-        speed_factor = ((transverse_ratio + (1.0 - transverse_ratio) * uz2) / k_ref) ** exponent
-        a = tuple(slice(max(0, -d), s - max(0, d)) for d, s in zip((dk, dj, di), shape))
-        b = tuple(slice(max(0, d), s - max(0, -d)) for d, s in zip((dk, dj, di), shape))
-        both = open_[a] & open_[b]
-        rows.append(idx[a][both])
-        cols.append(idx[b][both])
-        costs.append((0.5 * length / speed_factor) * (slowness[a][both] + slowness[b][both]))
-    graph = sparse.csr_matrix((np.concatenate(costs), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
-    seeds, owner = [], []
-    for number, kji in enumerate(sources_kji):
-        flat = np.ravel_multi_index(kji.T, shape)
-        seeds += list(flat)
-        owner += [number] * len(flat)
-    seeds_arr = np.asarray(seeds)
-    times, _, nearest = dijkstra(graph, directed=False, indices=seeds_arr, min_only=True, return_predecessors=True)
-    lookup = dict(zip(seeds, owner))
-    who = np.full(n, -1, dtype=np.int32)
-    reached = nearest >= 0
-    who[reached] = np.vectorize(lookup.get, otypes=[np.int32])(nearest[reached]) if reached.any() else []
-    return times.reshape(shape), who.reshape(shape)
+    return SpreadGraph(field, ct, exponent, k_ref, transverse_ratio, connectivity).arrival_times(sources_kji, k_scale)
+
+
+def first_reaches(field: Field3, times: np.ndarray, mine: np.ndarray, order: np.ndarray,
+                  cum: np.ndarray) -> list[dict]:
+    """When one injection's front first touches each gateway, as the volume it has then injected.
+
+    `mine`: the voxels this front may fill (its own, not already cemented); `order`/`cum`: those voxels by
+    arrival time and the cumulative porosity-weighted volume. A gateway outside bone is touched when a
+    voxel of its destination neighbours a filled inside one; the needle track when the track annulus
+    outside the target fills; an inner gateway (e.g. the basivertebral foramen) when one of its voxels fills.
+    Sorted by volume: [{kind, into, reached_at}]."""
+    from scipy.ndimage import minimum_filter
+
+    if not len(cum):
+        return []
+    region = field.region
+    inside = field.target | (region == LESION)
+    sorted_t = times.ravel()[order]
+    own_times = np.where(mine, times, np.inf)
+    touch = minimum_filter(np.where(inside, own_times, np.inf), size=3, mode="constant", cval=np.inf)
+    classes = [(GATEWAY_KIND[code], INTO[code], np.where((region == code) & ~inside, touch, np.inf))
+               for code in INTO]
+    track = field.track & ~inside
+    classes.append((TRACK, "soft tissue", np.minimum(np.where(track, touch, np.inf),
+                                                     np.where(track, own_times, np.inf))))
+    classes += [(kind, into, np.where(mask, own_times, np.inf)) for kind, into, mask in field.inner_gateways]
+    found = []
+    for kind, into, reach_times in classes:
+        first = float(reach_times.min()) if reach_times.size else np.inf
+        if not np.isfinite(first):
+            continue
+        at = min(int(np.searchsorted(sorted_t, first, side="right")), len(cum)) - 1
+        found.append({"kind": kind, "into": into, "reached_at": float(cum[max(at, 0)])})
+    return sorted(found, key=lambda g: g["reached_at"])
+
+
+def take_count(cum: np.ndarray, volume: float) -> int:
+    """How many voxels of an arrival order hold `volume` (cumulative volumes `cum`): the count nearest to it."""
+    count = min(int(np.searchsorted(cum, volume)) + 1, len(cum))
+    if count > 1 and abs(cum[count - 2] - volume) < abs(cum[count - 1] - volume):
+        count -= 1
+    return count
+
+
+def requested_volumes(injections: list[Injection], volumes_ml: dict[str, float] | float | None) -> dict[str, float]:
+    """mL per injection id from a dict, one number for every injection, or None (as planned); each > 0."""
+    if volumes_ml is None:
+        volumes_ml = {i.id: i.volume_ml for i in injections}
+    elif not isinstance(volumes_ml, dict):
+        volumes_ml = {i.id: float(volumes_ml) for i in injections}
+    out = {}
+    for injection in injections:
+        volume = float(volumes_ml[injection.id])
+        if not volume > 0:
+            raise CementError(f"injection {injection.id!r}: the volume must be > 0 mL, got {volume:g}")
+        out[injection.id] = volume
+    return out
 
 
 @dataclass
@@ -233,39 +334,9 @@ class CementSolution:
             mine = np.flatnonzero(np.isfinite(flat_t) & (owner.ravel() == number))
             order = mine[np.argsort(flat_t[mine], kind="stable")]
             self._per[injection.id] = (order, np.cumsum(weights[order]))
-        self._gateway_order = self._first_reaches()
-
-    def _first_reaches(self) -> dict[str, list[dict]]:
-        """Per injection: when the front first touches each gateway (an outside voxel next to a filled
-        inside one, or the needle-track annulus outside the target), as the injected volume then."""
-        from scipy.ndimage import minimum_filter
-
-        region = self.field.region
-        inside = self.field.target | (region == LESION)
-        out: dict[str, list[dict]] = {}
-        for number, injection in enumerate(self.injections):
-            order, cum = self._per[injection.id]
-            sorted_t = self.times.ravel()[order]
-            t_in = np.where(inside & (self.owner == number), self.times, np.inf)
-            touch = minimum_filter(t_in, size=3, mode="constant", cval=np.inf)
-            found = []
-            classes = [(code, (region == code) & ~inside) for code in INTO]
-            classes.append((99, self.field.track & ~inside))
-            for code, sel in classes:
-                times = np.where(sel, touch, np.inf)
-                if code == 99:
-                    times = np.minimum(times, np.where(sel & (self.owner == number), self.times, np.inf))
-                first = float(times.min()) if sel.any() else np.inf
-                if not np.isfinite(first) or not len(cum):
-                    continue
-                at = min(int(np.searchsorted(sorted_t, first, side="right")), len(cum)) - 1
-                volume = float(cum[max(at, 0)])
-                if code == 99:
-                    found.append({"kind": TRACK, "into": "soft tissue", "reached_at": volume})
-                else:
-                    found.append({"kind": GATEWAY_KIND[code], "into": INTO[code], "reached_at": volume})
-            out[injection.id] = sorted(found, key=lambda g: g["reached_at"])
-        return out
+        self._gateway_order = {
+            injection.id: first_reaches(field, times, owner == number, *self._per[injection.id])
+            for number, injection in enumerate(injections)}
 
     def reachable_ml(self, injection_id: str) -> float:
         cum = self._per[injection_id][1]
@@ -273,20 +344,13 @@ class CementSolution:
 
     def fill(self, volumes_ml: dict[str, float] | float | None = None) -> Fill:
         """The cement for these volumes (mL per injection id; a number: every injection; None: as planned)."""
-        if volumes_ml is None:
-            volumes_ml = {i.id: i.volume_ml for i in self.injections}
-        elif not isinstance(volumes_ml, dict):
-            volumes_ml = {i.id: float(volumes_ml) for i in self.injections}
+        volumes_ml = requested_volumes(self.injections, volumes_ml)
         mask = np.zeros(self.times.size, dtype=bool)
         owners, filled, gateways = {}, {}, {}
         for injection in self.injections:
-            volume = float(volumes_ml[injection.id])
-            if not volume > 0:
-                raise CementError(f"injection {injection.id!r}: the volume must be > 0 mL, got {volume:g}")
+            volume = volumes_ml[injection.id]
             order, cum = self._per[injection.id]
-            count = min(int(np.searchsorted(cum, volume)) + 1, len(order))
-            if count and count > 1 and abs(cum[count - 2] - volume) < abs(cum[count - 1] - volume):
-                count -= 1
+            count = take_count(cum, volume)
             chosen = order[:count]
             mask[chosen] = True
             own = np.zeros(self.times.size, dtype=bool)

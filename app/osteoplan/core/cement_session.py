@@ -1,5 +1,5 @@
 """Cement on a plan session: the cropped field from the CT and structures, the cached solution,
-the warnings (`stop` at a canal/foramen gateway, `warn` at a venous/disc gateway) and the
+the warnings (`stop` at a canal/foramen gateway, `warn` at a venous, basivertebral or disc gateway) and the
 `osteoplan simulate cement --json` report."""
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ import numpy as np
 
 from osteoplan.core.cement import (BONE, CANAL, DISC, FORAMEN, LESION, SOFT, VEIN, CementError, CementSolution,
                                    Field3, _segment_distance, arrival_times, cement_model)
+from osteoplan.core.cement_gateways import BASIVERTEBRAL, BASIVERTEBRAL_INTO, wall_strip
+from osteoplan.core.cement_models import model_of_injections
+from osteoplan.core.cement_steps import SteppedCementSolution, is_stepwise
 from osteoplan.core.safety import SafetyWarning, Severity
 
 _DEST = ((("spinal_canal*", "spinal_cord*", "conus*", "cauda_equina*"), CANAL), (("nerve_root*",), FORAMEN),
@@ -42,8 +45,8 @@ def _sources(session, injections):
     return out
 
 
-def build_field(session, sources, half_mm: float) -> Field3:
-    ct, model = session.case.ct, cement_model()
+def build_field(session, sources, half_mm: float, model=None) -> Field3:
+    ct, model = session.case.ct, model or cement_model()
     tips = np.array([s[1] for s in sources])
     lo = np.floor(np.minimum(ct.lps_to_index(tips.min(0) - half_mm), ct.lps_to_index(tips.max(0) + half_mm)))
     hi = np.ceil(np.maximum(ct.lps_to_index(tips.min(0) - half_mm), ct.lps_to_index(tips.max(0) + half_mm)))
@@ -109,7 +112,8 @@ def build_field(session, sources, half_mm: float) -> Field3:
     k[track & (cortical | ~inside)] = model.track_k_m2
     # target bones: those with voxels within 6 mm of a tip
     target = lesion.copy()
-    for local, m in names.values():
+    basivertebral = np.zeros(shape, dtype=bool)
+    for name, (local, m) in names.items():
         pts = np.zeros(shape, dtype=bool)
         pts[local] = m
         near = np.zeros(len(sources), dtype=bool)
@@ -118,8 +122,30 @@ def build_field(session, sources, half_mm: float) -> Field3:
             near[n] = bool((pts & d).any())
         if near.any():
             target |= pts
+            strip = _basivertebral_strip(session, name, model.basivertebral or cement_model().basivertebral)
+            if strip is not None:
+                basivertebral |= (pts | lesion) & strip.contains(points)
+    inner = ((BASIVERTEBRAL, BASIVERTEBRAL_INTO, basivertebral),) if basivertebral.any() else ()
     voxel_ml = float(abs(np.linalg.det(ct.direction)) * np.prod(ct.spacing)) / 1000.0
-    return Field3(tuple(b.start for b in box), region, phi, k, solid, track, target, lesion, voxel_ml)
+    return Field3(tuple(b.start for b in box), region, phi, k, solid, track, target, lesion, voxel_ml, inner)
+
+
+def _basivertebral_strip(session, name: str, params):
+    """The basivertebral gateway strip of a vertebra (None for other bones or without a canal label), cached
+    on the session per structures revision."""
+    if "vertebra" not in name.lower():
+        return None
+    cache = session.__dict__.setdefault("_basivertebral_cache", {})
+    key = (session.structures_revision, name, params)
+    if key not in cache:
+        for stale in [k for k in cache if k[0] != session.structures_revision]:
+            del cache[stale]
+        structures = list(session.structures)
+        vertebra = next(s for s in structures if s.name == name)
+        canals = [s for s in structures if _region_of(s.name, s.category) == CANAL]
+        lesions = [s for s in structures if _region_of(s.name, s.category) == LESION]
+        cache[key] = wall_strip(session.case.ct, vertebra, canals, lesions, params)
+    return cache[key]
 
 
 def _check_tips(session, sources) -> None:
@@ -127,8 +153,8 @@ def _check_tips(session, sources) -> None:
         readout = session.case.readout(tip)
         if readout.value is None:
             raise CementError(f"injection {injection.id!r}: the tip of {injection.trocar!r} is outside the image")
-        here = [s for s in session.structures if s.mask[tuple(np.round(session.case.ct.lps_to_index(tip)[::-1])
-                                                              .astype(int))]]
+        kji = np.round(session.case.ct.lps_to_index(tip)[::-1]).astype(int)
+        here = [s for s in session.structures if _holds(s, kji)]
         codes = {_region_of(s.name, s.category) for s in here}
         if VEIN in codes:
             raise CementError(f"injection {injection.id!r}: the tip of {injection.trocar!r} is in a vessel "
@@ -136,6 +162,12 @@ def _check_tips(session, sources) -> None:
         if not codes & {BONE, LESION}:
             raise CementError(f"injection {injection.id!r}: the tip of {injection.trocar!r} is outside bone "
                               f"(in {', '.join(s.name for s in here) or 'unlabelled tissue'}); move it into the bone")
+
+
+def _holds(structure, kji: np.ndarray) -> bool:
+    """Whether a structure's mask holds the voxel kji (read in its box: no full-grid mask is built)."""
+    local = kji - np.asarray(structure.start_kji)
+    return bool(np.all((local >= 0) & (local < structure.box_mask.shape)) and structure.box_mask[tuple(local)])
 
 
 def _touches_inner_face(solution: CementSolution, ct) -> bool:
@@ -156,8 +188,13 @@ def solve(session, injections=None, k_scale_seed: int | None = None, connectivit
     if not injections:
         raise CementError("the plan has no injection")
     sources = _sources(session, injections)
-    key = (tuple((s[0].id, s[0].viscosity, tuple(s[1]), tuple(s[2]), s[3], tuple(tuple(map(tuple, sp[:2])) for sp in s[4]))
-                 for s in sources), session.structures_revision, k_scale_seed, connectivity)
+    model_name, model = model_of_injections(injections)  # the injections' cement model (plugin API)
+    # a new volume alone only re-queries, except with portions: each portion's obstacle is the cement
+    # planned before it, so the portions and (then) every volume are in the key
+    stepwise = is_stepwise(injections)
+    key = (model_name, tuple((s[0].id, s[0].viscosity, s[0].steps_ml, s[0].volume_ml if stepwise else None,
+                              tuple(s[1]), tuple(s[2]), s[3], tuple(tuple(map(tuple, sp[:2])) for sp in s[4]))
+                             for s in sources), session.structures_revision, k_scale_seed, connectivity)
     cache = session.__dict__.setdefault("_cement_cache", {})
     total = sum(i.volume_ml for i in injections)
     hit = cache.get(key) if k_scale_seed is None else None
@@ -169,14 +206,13 @@ def solve(session, injections=None, k_scale_seed: int | None = None, connectivit
         # mouse move would stall the drag); the caller solves again when `defer_slow_updates` clears.
         return next(iter(cache.values()))
     _check_tips(session, sources)
-    model = cement_model()
     viscosities = {i.viscosity for i in injections}
     exponent = model.exponent(sorted(viscosities)[0] if len(viscosities) == 1 else "medium")
     # the box starts tight (1.4 x the radius of the cement sphere at porosity 0.6) and grows only when
     # the planned fill cannot be reached in it or touches one of its inner faces
     half = float(np.clip(1.4 * (3 * total * 1000 / (4 * np.pi * 0.6)) ** (1 / 3), 12.0, 60.0))
     for _ in range(3):
-        field = build_field(session, sources, half)
+        field = build_field(session, sources, half, model)
         seeds = []
         for s in sources:
             ijk = session.case.ct.lps_to_index(s[1])
@@ -186,9 +222,13 @@ def solve(session, injections=None, k_scale_seed: int | None = None, connectivit
         if k_scale_seed is not None:
             rng = np.random.default_rng(k_scale_seed)
             scale = np.exp(rng.normal(0.0, model.monte_carlo.log_sigma, field.k.shape))
-        times, owner = arrival_times(field, session.case.ct, seeds, exponent, model.kozeny.k_ref_m2,
-                                     model.kozeny.transverse_ratio, scale, connectivity)
-        solution = CementSolution(field, times, owner, injections)
+        if stepwise:
+            solution = SteppedCementSolution(field, session.case.ct, seeds, injections, model, exponent, scale,
+                                             connectivity)
+        else:
+            times, owner = arrival_times(field, session.case.ct, seeds, exponent, model.kozeny.k_ref_m2,
+                                         model.kozeny.transverse_ratio, scale, connectivity)
+            solution = CementSolution(field, times, owner, injections)
         if half >= 60.0 or (all(solution.reachable_ml(i.id) >= i.volume_ml for i in injections)
                             and not _touches_inner_face(solution, session.case.ct)):
             break
@@ -260,15 +300,32 @@ def _warnings_for(injection, fill) -> list[SafetyWarning]:
     out = []
     for g in fill.gateways[injection.id]:
         stop = g["into"] in ("epidural canal", "foramen")
-        if not (stop or g["into"] in ("vein", "disc")):
+        if not (stop or g["into"] in ("vein", "disc", BASIVERTEBRAL_INTO)):
             continue
         suggest = max(0.0, g["reached_at_ml"] - 0.1)
+        during = f" (during portion {g['step']} of {len(injection.steps_ml)})" if len(injection.steps_ml) > 1 else ""
         out.append(SafetyWarning(
             Severity.STOP if stop else Severity.WARN, injection.id,
             f"cement {injection.id} via {injection.trocar}: the front reaches the {g['kind']} gateway into the "
-            f"{g['into']} at {g['reached_at_ml']:.2f} mL of the {injection.volume_ml:g} mL planned; "
+            f"{g['into']} at {g['reached_at_ml']:.2f} mL of the {injection.volume_ml:g} mL planned{during}; "
             f"stop injecting at {suggest:.1f} mL"))
     return out
+
+
+def portion_lines(session, injection_id: str) -> list[str]:
+    """Text lines of a stepwise injection (empty for a single shot): each portion, the total after it and
+    the gateways its front first reaches (the text output of `osteoplan simulate cement`)."""
+    injection = session.plan.injection(injection_id)
+    if len(injection.steps_ml) < 2:
+        return []
+    reached = solve(session).first_reach_ml(injection_id)
+    lines = []
+    for number, (portion, total) in enumerate(zip(injection.steps_ml, injection.cumulative_steps()), start=1):
+        mine = [f"{g['kind']} ({g['reached_at']:.2f} mL)" for g in reached
+                if g.get("step") == number and g["reached_at"] <= total + 1e-9]
+        lines.append(f"portion {number}: {portion:g} mL, {total:.2f} mL in all"
+                     + (f"; first reaches {', '.join(mine)}" if mine else ""))
+    return lines
 
 
 def cement_warnings(session, trajectory_id: str) -> list[SafetyWarning]:

@@ -148,10 +148,13 @@ class AblationSetting(BaseModel):
 
 
 class AblationProbe(Device):
-    """An RF probe, microwave antenna or cryoprobe with its settings (zone table)."""
+    """An RF probe, microwave antenna or cryoprobe with its settings (zone table) and zone model."""
 
     active_tip_mm: float = Field(gt=0, le=200)
     settings: tuple[AblationSetting, ...] = Field(min_length=1, max_length=100)
+    # The entry-point name (group osteoplan.ablation_models) of the model computing its zones.
+    zone_model: str = Field(default="builtin", min_length=1, max_length=128,
+                            pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 
     @model_validator(mode="after")
     def _settings_fit_the_kind(self) -> "AblationProbe":

@@ -1,7 +1,8 @@
 """Evaluate a plan headless: per-trajectory readouts and warnings, as `osteoplan check` prints them.
 
 Warnings here come from the needle readouts (pedicle breach, device length, spindle
-anchorage, illustrative device numbers; thresholds in resources/check_rules.json) and from
+anchorage, illustrative device numbers; thresholds in resources/check_rules.json), from the
+fluoroscopy rule of transpedicular paths (`fluoro_rule`, also in check_rules.json), and from
 the whole-needle distances to critical structures (`structure_warnings`; thresholds in
 resources/structure_categories.json), and from the zones of the ablations on each path
 (`ablation_warnings`; resources/ablation_model.json).
@@ -29,11 +30,19 @@ class _BreachRules(BaseModel):
     source: str = Field(min_length=1)
 
 
+class _FluoroRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = True
+    tolerance_mm: float = Field(default=0.0, ge=0, le=20)
+    source: str = Field(min_length=1)
+
+
 class CheckRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     schema_version: int = Field(ge=1, le=1)
     description: str = ""
     pedicle_breach: _BreachRules
+    fluoro_rule: _FluoroRule | None = None  # absent: the rule is not checked
 
 
 @lru_cache(maxsize=1)
@@ -60,6 +69,7 @@ def trajectory_warnings(session: PlanSession, trajectory_id: str) -> list[Safety
                 f"{name}: {where}pedicle breach of {readout.breach_mm:.1f} mm (grade {readout.breach_grade}); "
                 f"{severity.value} from {threshold:g} mm", structure=trajectory.target_structure,
                 distance_mm=-readout.breach_mm, threshold_mm=threshold))
+    found += fluoro_rule_warnings(session, trajectory)
     if readout.device_long_enough is False:
         found.append(SafetyWarning(
             Severity.WARN, trajectory.id,
@@ -85,6 +95,22 @@ def trajectory_warnings(session: PlanSession, trajectory_id: str) -> list[Safety
 
         found += cement_warnings(session, trajectory.id)
     return found
+
+
+def fluoro_rule_warnings(session: PlanSession, trajectory) -> list[SafetyWarning]:
+    """The lateral/AP fluoroscopy rule of a transpedicular path (`fluoro_rule`), as a warning when broken."""
+    rule = check_rules().fluoro_rule
+    if rule is None or not rule.enabled or trajectory.kind.value != "transpedicular":
+        return []
+    from osteoplan.core.fluoro_rule import check_fluoro_rule, describe
+
+    result = check_fluoro_rule(session.engine, trajectory, rule.tolerance_mm)
+    if result is None or not result.violated:
+        return []
+    closest = None if result.medial_crossing_lps is None else tuple(float(v) for v in result.medial_crossing_lps)
+    # the depths are in the message; the warning points at where the tip crosses the medial wall
+    return [SafetyWarning(Severity.WARN, trajectory.id, describe(result, trajectory.label), structure=result.vertebra,
+                          closest_lps=closest)]
 
 
 def check_plan(session: PlanSession, plan_label: str) -> dict:

@@ -237,8 +237,8 @@ class ReadoutEngine:
         direction = breach_side(field, points[start + worst], trajectory.axis) if breach_mm > 0 else None
         return breach_mm, direction
 
-    def pedicle(self, structure: str, trajectory: Trajectory) -> PedicleEstimate | None:
-        """The pedicle of a labelled vertebra on the path's side (analysis cached per vertebra)."""
+    def anatomy(self, structure: str) -> VertebraAnatomy | None:
+        """Canal, body and pedicles of a labelled vertebra (cached per vertebra); None if not found."""
         value = self.structures.value_of(structure)
         if value is None or not structure.startswith("vertebrae_"):
             return None
@@ -248,7 +248,11 @@ class ReadoutEngine:
                 self._anatomies[structure] = analyse_vertebra(mask, start, self.structures.field_of_label(value))
             except ValueError:  # e.g. cut by the scan range: fall back to the bone alone
                 self._anatomies[structure] = None
-        anatomy = self._anatomies[structure]
+        return self._anatomies[structure]
+
+    def pedicle(self, structure: str, trajectory: Trajectory) -> PedicleEstimate | None:
+        """The pedicle of a labelled vertebra on the path's side (analysis cached per vertebra)."""
+        anatomy = self.anatomy(structure)
         return None if anatomy is None else anatomy.pedicles.get(infer_side(trajectory, anatomy))
 
     def spindle(self, trajectory: Trajectory, spindle_id: str) -> SpindleReadout:

@@ -49,6 +49,14 @@ def needle_state(worst_severity) -> NeedleState:
     return {Severity.STOP: NeedleState.PROBLEM, Severity.WARN: NeedleState.CAUTION}.get(worst_severity, NeedleState.OK)
 
 
+def default_trocar(catalog: DeviceCatalog, kind: TrajectoryKind) -> Device:
+    """The technique's usual gauge, in its longest catalog length (a short needle is the worse surprise)."""
+    trocars = [d for d in catalog.of_kind(DeviceKind.TROCAR) if d.length_mm is not None]
+    gauge = DEFAULT_GAUGE.get(kind, "11G")
+    candidates = [d for d in trocars if d.gauge == gauge] or trocars
+    return max(candidates, key=lambda d: d.length_mm)
+
+
 class PlanSession:
     readouts_changed = Signal(str)  # trajectory id whose readouts are new
     structures_changed = Signal(str)  # the one structure name changed, or "" for several / all
@@ -205,9 +213,11 @@ class PlanSession:
 
     # --- ablations -------------------------------------------------------------------------
     def ablation_zone(self, ablation_id: str):
-        """The table-model zone of an ablation (`ablation.AblationZone`), cached until its path or it changes.
+        """The zone of an ablation (`ablation.AblationZone`) by its probe's zone model (the table model unless
+        a plugin's), cached until its path or it changes.
         Raises `AblationError` when the ablation's path has no probe or the setting is unknown."""
-        from osteoplan.core.ablation import probe_and_setting, zone_for
+        from osteoplan.core.ablation import probe_and_setting
+        from osteoplan.core.ablation_models import ZoneRequest, model_zone
 
         ablation = self.plan.ablation(ablation_id)
         if ablation.trajectory not in self.plan:
@@ -220,7 +230,7 @@ class PlanSession:
         if cached is not None and cached[0] == key:
             return cached[1]
         probe, setting = probe_and_setting(self.catalog, trajectory, ablation)
-        zone = zone_for(self.case.ct, trajectory, probe, setting, ablation)
+        zone = model_zone(ZoneRequest(self.case, trajectory, probe, setting, ablation.offset_mm))
         self._zones[ablation_id] = (key, zone)
         return zone
 
@@ -244,11 +254,7 @@ class PlanSession:
         return self.catalog.get(device_id)
 
     def default_device(self, kind: TrajectoryKind) -> Device:
-        """The technique's usual gauge, in its longest catalog length (a short needle is the worse surprise)."""
-        trocars = [d for d in self.catalog.of_kind(DeviceKind.TROCAR) if d.length_mm is not None]
-        gauge = DEFAULT_GAUGE.get(kind, "11G")
-        candidates = [d for d in trocars if d.gauge == gauge] or trocars
-        return max(candidates, key=lambda d: d.length_mm)
+        return default_trocar(self.catalog, kind)
 
     def default_spindle_device(self) -> Device:
         return self.catalog.of_kind(DeviceKind.SPINDLE, DeviceKind.KWIRE)[0]

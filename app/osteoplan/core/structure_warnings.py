@@ -14,7 +14,7 @@ import numpy as np
 
 from osteoplan.core.distances import StructureDistance, needle_structure_distances
 from osteoplan.core.safety import SafetyWarning, Severity
-from osteoplan.core.structures import Structure, StructureSet, hazards_excluding
+from osteoplan.core.structures import USER_DEFAULT_ORIGIN, Structure, StructureSet, hazards_excluding
 from osteoplan.core.trajectory import Trajectory
 from osteoplan.core.volume import Volume
 
@@ -60,7 +60,8 @@ def distance_warning(object_id: str, label: str, found: StructureDistance) -> Sa
     structure: Structure = found.structure
     rule = structure.needle_thresholds()
     distance = found.distance_mm
-    origin = " [override]" if rule.origin == "override" else ""
+    origin = (" [override]" if rule.origin == "override"
+              else " [your settings]" if rule.origin.startswith(USER_DEFAULT_ORIGIN) else "")
     where = f"{structure.name} ({structure.category})"
     if distance < 0 or (rule.stop_mm is not None and distance < rule.stop_mm):
         threshold = rule.stop_mm if rule.stop_mm is not None else 0.0

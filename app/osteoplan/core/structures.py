@@ -25,7 +25,7 @@ from typing import Literal
 
 import numpy as np
 import SimpleITK as sitk
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy import ndimage
 
 from osteoplan.core.bone_fields import body_mask, hu_bone_mask
@@ -108,6 +108,46 @@ def category_of(name: str) -> str:
     return structure_categories().category_of(name)
 
 
+# The user's own category defaults (the GUI's Preferences), handed in as plain data by the
+# application: {(category, context): ThresholdRule}. They replace the built-in defaults of
+# resources/structure_categories.json; a structure's own override still wins over both.
+USER_DEFAULT_ORIGIN = "your settings"
+_user_threshold_defaults: dict[tuple[str, str], ThresholdRule] = {}
+
+
+def set_user_threshold_defaults(defaults: dict[str, dict[str, tuple[float | None, float | None]]]) -> None:
+    """Install `{category: {context: (warn_mm, stop_mm)}}` (None = not evaluated) as the user's
+    defaults, replacing any earlier ones; raises ValueError for an unknown category or context,
+    a negative distance or a stop above the warning distance (nothing is installed then)."""
+    global _user_threshold_defaults
+    rules: dict[tuple[str, str], ThresholdRule] = {}
+    for category, contexts in defaults.items():
+        if category not in structure_categories().categories:
+            raise ValueError(f"unknown structure category {category!r}")
+        for context, (warn_mm, stop_mm) in contexts.items():
+            if context not in CONTEXTS:
+                raise ValueError(f"unknown threshold context {context!r}; choose one of {', '.join(CONTEXTS)}")
+            try:
+                rules[(category, context)] = ThresholdRule(warn_mm=warn_mm, stop_mm=stop_mm, source=USER_DEFAULT_ORIGIN)
+            except ValidationError as exc:
+                raise ValueError(f"{category} {context} thresholds: {exc.errors()[0]['msg']}") from None
+    _user_threshold_defaults = rules
+
+
+def user_threshold_defaults() -> dict[str, dict[str, tuple[float | None, float | None]]]:
+    """The installed user defaults, as given to `set_user_threshold_defaults`."""
+    result: dict[str, dict[str, tuple[float | None, float | None]]] = {}
+    for (category, context), rule in _user_threshold_defaults.items():
+        result.setdefault(category, {})[context] = (rule.warn_mm, rule.stop_mm)
+    return result
+
+
+def default_threshold_rule(category: str, context: str) -> ThresholdRule:
+    """The category's default in `context`: the user's if set, else the built-in one."""
+    user = _user_threshold_defaults.get((category, context))
+    return user if user is not None else structure_categories().categories[category].thresholds[context]
+
+
 # --- structures -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Thresholds:
@@ -185,11 +225,14 @@ class Structure:
         return digest.hexdigest()
 
     def thresholds(self, context: str = "needle") -> Thresholds:
-        rule = structure_categories().categories[self.category].thresholds[context]
+        rule = default_threshold_rule(self.category, context)
         if context == "needle" and (self.warn_mm is not None or self.stop_mm is not None):
             warn = self.warn_mm if self.warn_mm is not None else rule.warn_mm
             stop = self.stop_mm if self.stop_mm is not None else rule.stop_mm
             return Thresholds(warn, stop, "override")
+        if rule.source == USER_DEFAULT_ORIGIN:
+            return Thresholds(rule.warn_mm, rule.stop_mm, f"{USER_DEFAULT_ORIGIN} (category {self.category} default, "
+                                                          "Edit > Preferences)")
         return Thresholds(rule.warn_mm, rule.stop_mm, f"category {self.category} default ({rule.source})")
 
     def needle_thresholds(self) -> Thresholds:

@@ -30,6 +30,7 @@ class SeriesInfo:
     patient_name: str = ""
     patient_id: str = ""
     study_date: str = ""
+    birth_date: str = ""  # DICOM (0010,0030), YYYYMMDD; shown only in an identified report
     extra: dict[str, str] = field(default_factory=dict)
 
 

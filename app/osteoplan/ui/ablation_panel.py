@@ -41,6 +41,7 @@ class AblationPanel(PlanItemPanel):
         self.add_button = QPushButton("Add to selected path")
         self.add_button.setToolTip("An ablation on the selected path (its device must be an RF, microwave or cryo probe)")
         self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected ablation (undoable)")
         self.thermocouple_button = QPushButton("Thermocouple at cursor")
         self.thermocouple_button.setToolTip("A thermocouple at the cursor; its peak temperature is predicted")
         self.refine_button = QPushButton("Refine (bioheat)")
@@ -125,6 +126,7 @@ class AblationPanel(PlanItemPanel):
 
     def _setting_combo(self, ablation) -> QComboBox:
         combo = QComboBox()
+        combo.setToolTip("The probe's setting (power, time) from its catalog entry: it sets the zone's size")
         try:
             probe = self.session.catalog.get(self.session.plan.trajectory(ablation.trajectory).device)
             for setting in probe.settings:

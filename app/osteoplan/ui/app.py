@@ -40,7 +40,19 @@ def create_application(argv: list[str] | None = None):
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    app.setDesktopFileName("osteoplan")  # packaging/osteoplan.desktop: the desktop shows its icon
+    app.setWindowIcon(application_icon())
     return app
+
+
+def application_icon():
+    from PySide6.QtGui import QIcon
+
+    from osteoplan.core.resources import resource_path
+
+    icon = QIcon(str(resource_path("icons/osteoplan-256.png")))
+    icon.addFile(str(resource_path("icons/osteoplan.svg")))
+    return icon
 
 
 def _install_exception_hook(window) -> None:
@@ -58,7 +70,8 @@ def _install_exception_hook(window) -> None:
 
 def start_gui(path: str | None = None, demo: str | None = None):
     """The application and its main window, opening `path` or a demo case (or a crashed session's
-    plan); returns (app, window) before the event loop runs."""
+    plan; with none of them, a hint to open a CT or the demo); returns (app, window) before the
+    event loop runs."""
     configure_rendering_environment()
     app = create_application()
     if not path:
@@ -73,8 +86,9 @@ def start_gui(path: str | None = None, demo: str | None = None):
     window.show()
     if path:
         window.open_path(path)  # an image, a DICOM folder or a plan (.json)
-    elif not window.plan_files.offer_recovery():
-        window.open_demo(demo or "spine")
+    elif not window.plan_files.offer_recovery() and demo:
+        window.open_demo(demo)
+    # with neither a path nor --demo the window shows how to open a CT or the demo (first_run.py)
     return app, window
 
 

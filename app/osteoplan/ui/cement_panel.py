@@ -1,5 +1,6 @@
-"""The Cement panel: injections through the trocars (volume, viscosity), what they fill, which leak
-gateways they reach at which volume, and a preview slider that re-queries the fill instantly."""
+"""The Cement panel: injections through the trocars (volume, portions, viscosity), what they fill,
+which leak gateways they reach at which volume (and during which portion), and a preview slider
+that re-queries the fill instantly."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from osteoplan.core.errors import OsteoPlanError
+from osteoplan.core.injection import Injection, portions_of
 from osteoplan.ui.plan_item_panel import PlanItemPanel
 
-COLUMNS = ("Injection", "Trocar", "Volume", "Viscosity", "Filled", "Lesion", "Bone")
+COLUMNS = ("Injection", "Trocar", "Volume", "Portions", "Viscosity", "Filled", "Lesion", "Bone")
 DEFAULT_VOLUME_ML = 4.0  # lumbar vertebroplasty typically 4-6 mL (docs/domain.md, Belkoff 2001)
 VISCOSITIES = ("low", "medium", "high")
 SLIDER_STEPS_PER_ML = 20
@@ -43,6 +45,7 @@ class CementPanel(PlanItemPanel):
         self.add_button = QPushButton("Inject through selected trocar")
         self.add_button.setToolTip(f"A {DEFAULT_VOLUME_ML:g} mL injection from the selected path's tip")
         self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected injection (undoable)")
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
         layout.addLayout(buttons)
@@ -94,7 +97,7 @@ class CementPanel(PlanItemPanel):
         self.table.setRowCount(len(injections))
         for row, injection in enumerate(injections):
             item = by_id.get(injection.id, {})
-            values = (injection.id, injection.trocar, None, None,
+            values = (injection.id, injection.trocar, None, None, None,
                       f"{item['filled_ml']:.2f} mL" if item else "—", _percent(item.get("lesion_fill")),
                       _percent(item.get("bone_fill")))
             for column, text in enumerate(values):
@@ -104,14 +107,25 @@ class CementPanel(PlanItemPanel):
                                     value=injection.volume_ml)
             volume.setToolTip("Planned injected volume")
             volume.valueChanged.connect(lambda value, i=injection.id: self._edit(
-                lambda: self.session.editor.update_injection(i, "Change volume", volume_ml=value)))
+                lambda: self.session.editor.update_injection(i, "Change volume", volume_ml=value,
+                                                             steps_ml=portions_of(value, self._portion_of(i)))))
             self.table.setCellWidget(row, 2, volume)
+            portion = QDoubleSpinBox(minimum=0.0, maximum=20.0, singleStep=0.5, decimals=1, suffix=" mL",
+                                     value=self._portion_of(injection.id))
+            portion.setSpecialValueText("all at once")
+            portion.setToolTip("Inject in portions of this size with pauses: the cement already placed thickens, "
+                               "so each new portion spreads along new paths (all at once: one shot)")
+            portion.valueChanged.connect(lambda value, i=injection.id: self._edit(
+                lambda: self.session.editor.update_injection(
+                    i, "Change portions", steps_ml=portions_of(self.session.plan.injection(i).volume_ml, value))))
+            self.table.setCellWidget(row, 3, portion)
             viscosity = QComboBox()
             viscosity.addItems(VISCOSITIES)
+            viscosity.setToolTip("The cement's viscosity when injected: a thicker cement spreads less far from the tip")
             viscosity.setCurrentText(injection.viscosity)
             viscosity.currentTextChanged.connect(lambda text, i=injection.id: self._edit(
                 lambda: self.session.editor.update_injection(i, "Change viscosity", viscosity=text)))
-            self.table.setCellWidget(row, 3, viscosity)
+            self.table.setCellWidget(row, 4, viscosity)
         if selected in self._ids:
             self.table.selectRow(self._ids.index(selected))
         self.table.blockSignals(False)
@@ -130,9 +144,13 @@ class CementPanel(PlanItemPanel):
         for injection in self.session.plan.injections:
             reached = solve(self.session).first_reach_ml(injection.id)
             planned = injection.volume_ml
-            parts = [f"{g['into']} at {g['reached_at']:.2f} mL" + (" (within the plan)" if g["reached_at"] <= planned else "")
+            stepwise = len(injection.steps_ml) > 1
+            parts = [f"{g['kind']} → {g['into']} at {g['reached_at']:.2f} mL"
+                     + ("" if g["reached_at"] > planned else f" (portion {g['step']}, within the plan)"
+                        if stepwise else " (within the plan)")
                      for g in reached[:5]] if reached else ["no leak gateway in reach"]
-            lines.append(f"<b>{injection.id}</b> ({planned:g} mL): " + "; ".join(parts))
+            doses = f"{planned:g} mL" + (f" in {len(injection.steps_ml)} portions" if stepwise else "")
+            lines.append(f"<b>{injection.id}</b> ({doses}): " + "; ".join(parts))
         for warning in report["warnings"]:
             lines.append(f"<span style='color:#c00'>{warning['severity'].upper()}</span> {warning['message']}")
         self.timeline.setText("<br>".join(lines))
@@ -163,9 +181,12 @@ class CementPanel(PlanItemPanel):
         self.window.controller.refresh_views()  # a re-query of the solved spread, no new solve
 
     # --- edits ------------------------------------------------------------------------------------
-    def add_to_selected_trocar(self) -> None:
-        from osteoplan.core.injection import Injection
+    def _portion_of(self, injection_id: str) -> float:
+        """The portion size of a stepwise injection (its first step), 0 for one shot."""
+        steps = self.session.plan.injection(injection_id).steps_ml
+        return steps[0] if len(steps) > 1 else 0.0
 
+    def add_to_selected_trocar(self) -> None:
         session, trajectory_id = self.session, self.window.controller.selected_id
         if session is None or trajectory_id is None:
             self.window.statusBar().showMessage("Select the trocar's path first", 8000)

@@ -1,4 +1,4 @@
-"""Dialogs: the DICOM series picker and the mouse/keyboard help."""
+"""Dialogs: the DICOM series picker, the mouse/keyboard help and the About box (with versions)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ MOUSE_HELP = """
 </table>
 <h3>Needle paths and structures</h3>
 <table cellspacing=4>
-<tr><td><b>T</b>, <b>C</b></td><td>new transpedicular / transcortical path: click the entry, then the target (Esc cancels)</td></tr>
+<tr><td><b>T</b>, <b>P</b>, <b>C</b>, <b>F</b></td><td>new transpedicular / parapedicular / transcortical / free path: click the entry, then the target (Esc cancels)</td></tr>
 <tr><td><b>Drag an end</b> / <b>the needle</b></td><td>move that end / the whole needle (also ends in 3D); one undo step</td></tr>
 <tr><td><b>Ctrl+B</b></td><td>bilateral transpedicular paths for the vertebra under the cursor</td></tr>
 <tr><td><b>Ctrl+Shift+A</b>, <b>Ctrl+E</b></td><td>align the selected path with its pedicle; centre the views on it</td></tr>
@@ -93,22 +93,68 @@ MOUSE_HELP = """
 </table>
 <p>Needle colours: green no warning, orange a warning, red a stop. Ablation zones: red lethal,
 orange 45 °C line (cryo: blue, cyan 0 °C).</p>
-<p>Window/level presets: keys 1–4 (bone 1800/400, soft tissue 400/40, lung 1500/−600, spine 250/50).
+<p>Window/level presets: {presets} (yours: Edit &gt; Preferences). Every key: Help &gt; Keyboard shortcuts.
 Axial and coronal views are shown radiologically: the patient's left is on the screen's right.</p>
 """
 
 
 def show_mouse_help(parent: QWidget) -> None:
-    QMessageBox.information(parent, "Mouse and keyboard", MOUSE_HELP)
+    from osteoplan.core.presets import display_presets
+
+    presets = ", ".join(f"key {p.shortcut} {p.name.lower()} {p.width:g}/{p.level:g}"
+                        for p in display_presets().window_level if p.shortcut)
+    QMessageBox.information(parent, "Mouse and keyboard", MOUSE_HELP.format(presets=presets))
+
+
+def component_versions(render_window=None) -> list[tuple[str, str]]:
+    """(component, version) of what this OsteoPlan runs on; the OpenGL renderer when a render window
+    has drawn (a software renderer explains a slow 3D view)."""
+    import platform
+
+    import numpy
+    import PySide6
+    import scipy
+    import SimpleITK
+    from PySide6.QtCore import qVersion
+    from vtkmodules.vtkCommonCore import vtkVersion
+
+    from osteoplan import __version__
+
+    rows = [
+        ("OsteoPlan", __version__),
+        ("Python", platform.python_version()),
+        ("Qt", qVersion()),
+        ("PySide6", PySide6.__version__),
+        ("VTK", vtkVersion.GetVTKVersion()),
+        ("SimpleITK", SimpleITK.Version.VersionString()),
+        ("NumPy", numpy.__version__),
+        ("SciPy", scipy.__version__),
+        ("System", platform.platform(terse=True)),
+    ]
+    if render_window is not None:
+        from osteoplan.render.volume_rendering import renderer_string
+
+        try:
+            renderer = renderer_string(render_window)
+        except Exception:  # noqa: BLE001  (no OpenGL context yet: leave the row out)
+            renderer = ""
+        if renderer:
+            rows.append(("OpenGL renderer", renderer))
+    return rows
+
+
+def about_html(render_window=None) -> str:
+    from osteoplan import __version__
+
+    table = "".join(f"<tr><td>{name}</td><td><b>{version}</b></td></tr>"
+                    for name, version in component_versions(render_window))
+    return (f"<h3>OsteoPlan {__version__}</h3><p>Rehearse percutaneous treatment of bone metastases on the "
+            "patient's CT: needle paths, cement and ablation, with safety margins to critical structures.</p>"
+            "<p>Planning aid only: every number is an estimate to be checked by the operator.</p>"
+            f"<table cellspacing=2>{table}</table>")
 
 
 def show_about(parent: QWidget) -> None:
-    from osteoplan import __version__
-
-    QMessageBox.about(
-        parent,
-        "About OsteoPlan",
-        f"<h3>OsteoPlan {__version__}</h3><p>Rehearse percutaneous treatment of bone metastases on the "
-        "patient's CT: needle paths, cement and ablation, with safety margins to critical structures.</p>"
-        "<p>Planning aid only: every number is an estimate to be checked by the operator.</p>",
-    )
+    view = getattr(parent, "views", {}).get("3d")
+    render_window = view.GetRenderWindow() if view is not None and getattr(parent, "case", None) is not None else None
+    QMessageBox.about(parent, "About OsteoPlan", about_html(render_window))

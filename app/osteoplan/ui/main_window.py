@@ -22,14 +22,16 @@ from osteoplan.core.session import PlanSession
 from osteoplan.core.tissue import tissue_at
 from osteoplan.core.view_geometry import SliceOrientation
 from osteoplan.core.viewer import ViewerState
-from osteoplan.ui import loading, menus
+from osteoplan.ui import first_run, loading, menus, plugin_panels, preferences, shortcuts
 from osteoplan.ui.ablation_panel import AblationPanel
 from osteoplan.ui.cement_panel import CementPanel
+from osteoplan.ui.drr_view import FluoroPane
 from osteoplan.ui.menus import RECENT_FILES_KEY
 from osteoplan.ui.needle_views import NeedleViewsPanel
 from osteoplan.ui.plan_controller import PlanController
 from osteoplan.ui.plan_files import PlanFiles
 from osteoplan.ui.presets_toolbar import PresetsToolBar
+from osteoplan.ui.proposals_panel import ProposalsPanel
 from osteoplan.ui.slice_view import SliceView
 from osteoplan.ui.tasks import BackgroundTask
 from osteoplan.ui.trajectory_panel import TrajectoryPanel
@@ -99,6 +101,12 @@ class MainWindow(QMainWindow):
         self.cement_panel = CementPanel(self)
         self.cement_dock = self._dock("Cement", self.cement_panel, "cement_dock")
         self.tabifyDockWidget(self.paths_dock, self.cement_dock)
+        self.proposals_panel = ProposalsPanel(self)
+        self.proposals_dock = self._dock("Proposals", self.proposals_panel, "proposals_dock")
+        self.tabifyDockWidget(self.paths_dock, self.proposals_dock)
+        self.proposals_dock.visibilityChanged.connect(self.proposals_panel.set_shown)
+        self.proposals_dock.hide()  # Plan > Propose paths… opens it
+        self.plugin_docks = plugin_panels.add_plugin_panels(self, beside=self.paths_dock)
         self.paths_dock.raise_()
         self.structure_tool = StructureTool(self)
         for view in self.slice_views():
@@ -113,7 +121,11 @@ class MainWindow(QMainWindow):
 
         self.presets_toolbar = PresetsToolBar(self.viewer, self)
         self.addToolBar(self.presets_toolbar)
+        self.fluoro = FluoroPane(self)  # the DRR pane, shown in place of a view on request
         menus.build_menus(self)
+        self.views_or_hint = first_run.install(self)  # how to open a case, until one is shown
+        preferences.apply_preferences(self)
+        shortcuts.show_menu_tooltips(self)
         self._cursor_label = QLabel()
         self._hover_label = QLabel()
         self._cursor_label.setObjectName("cursor_readout")
@@ -134,6 +146,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
+        dock.toggleViewAction().setToolTip(f"Show or hide the {title} panel")
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                          | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
@@ -251,6 +264,7 @@ class MainWindow(QMainWindow):
             view.setVisible(name == "four-up" or name == view_name)
         for action in self.layout_actions.actions():
             action.setChecked(action.data() == name)
+        self.fluoro.apply_layout(name)
 
     def toggle_maximised(self, name: str) -> None:
         self.set_layout("four-up" if self.layout_name == name else name)

@@ -24,6 +24,7 @@ class PresetsToolBar(QToolBar):
         for preset in presets.window_level:
             action = QAction(f"{preset.name} ({preset.width:g}/{preset.level:g})", self, checkable=True)
             action.setData(preset.id)
+            action.setProperty("window_level", (preset.width, preset.level))  # user presets too (preferences.py)
             if preset.shortcut:
                 action.setShortcut(QKeySequence(preset.shortcut))
             action.setToolTip(f"Window {preset.width:g}, level {preset.level:g} HU")
@@ -34,6 +35,7 @@ class PresetsToolBar(QToolBar):
 
         self.addWidget(QLabel(" 3D: "))
         self.volume_combo = QComboBox()
+        self.volume_combo.setToolTip("How the 3D view renders the CT (colours and opacities by HU)")
         for preset in presets.volume_rendering:
             self.volume_combo.addItem(preset.name, preset.id)
         self.volume_combo.setCurrentIndex(self.volume_combo.findData(viewer.volume_preset))
@@ -44,6 +46,7 @@ class PresetsToolBar(QToolBar):
 
         self.labels_action = QAction("Show labels", self, checkable=True, checked=viewer.labels_visible)
         self.labels_action.setShortcut(QKeySequence("L"))
+        self.labels_action.setToolTip("Show or hide the critical structures (filled and outlined) in every view")
         self.labels_action.toggled.connect(viewer.set_labels_visible)
         self.addAction(self.labels_action)
 
@@ -55,5 +58,5 @@ class PresetsToolBar(QToolBar):
     def _sync_window_level(self, width: float, level: float) -> None:
         """Check the preset that matches the current window/level, none after a manual drag."""
         for action in self.window_level_actions.actions():
-            preset = display_presets().window_level_preset(action.data())
-            action.setChecked(abs(preset.width - width) < 0.5 and abs(preset.level - level) < 0.5)
+            preset_width, preset_level = action.property("window_level")
+            action.setChecked(abs(preset_width - width) < 0.5 and abs(preset_level - level) < 0.5)

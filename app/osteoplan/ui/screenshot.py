@@ -12,7 +12,8 @@ def render_screenshot(case: Case, out_path: str | Path, view: str = "four-up", s
     """Render the main window showing `case` (and `session`'s plan) to a PNG.
 
     `view` is a layout (four-up, axial, sagittal, coronal, 3d) or needle:<trajectory id>: that
-    needle selected, the views centred on it and its needle views shown.
+    needle selected, the views centred on it and its needle views shown; drr-ap, drr-lateral:
+    the fluoroscopy pane alone (centred on the cursor); drr:<trajectory id>: its bull's-eye view.
     """
     from osteoplan.ui.app import configure_rendering_environment, create_application
 
@@ -33,6 +34,16 @@ def render_screenshot(case: Case, out_path: str | Path, view: str = "four-up", s
         window.set_layout("four-up")
         window.reset_views()
         window.centre_on_trajectory(view.split(":", 1)[1])
+    elif view.startswith("drr"):  # the fluoroscopy pane alone, in the 3D view's place
+        window.fluoro.show_in("3d")
+        window.set_layout("3d")
+        app.processEvents()
+        if view.startswith("drr:"):
+            window.centre_on_trajectory(view.split(":", 1)[1])
+            window.fluoro.view.show_bulls_eye(view.split(":", 1)[1])
+        else:
+            {"drr-ap": window.fluoro.view.show_ap, "drr-lateral": window.fluoro.view.show_lateral}[view]()
+        window.fluoro.view.wait_until_ready()
     else:
         window.set_layout(view)
         app.processEvents()

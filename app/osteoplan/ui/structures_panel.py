@@ -114,6 +114,7 @@ class StructuresPanel(QWidget):
                 combo = QComboBox()
                 combo.addItems(categories)
                 combo.setCurrentText(structure.category)
+                combo.setToolTip("The category gives the default colour and safety thresholds")
                 combo.currentTextChanged.connect(lambda text, n=structure.name: self._edit("set_category", n, text))
                 self.table.setCellWidget(row, 3, combo)
                 self.table.setItem(row, 4, QTableWidgetItem(_threshold_text(structure.warn_mm)))

@@ -80,6 +80,7 @@ class TrajectoryPanel(QWidget):
         self.add_spindle_button = QPushButton("Add spindle")
         self.add_spindle_button.setToolTip("A pin from the trocar's tip along its axis; drag its tip handle to aim it")
         self.remove_spindle_button = QPushButton("Remove")
+        self.remove_spindle_button.setToolTip("Remove the selected spindle (undoable)")
         spindle_bar.addStretch(1)
         spindle_bar.addWidget(self.add_spindle_button)
         spindle_bar.addWidget(self.remove_spindle_button)

@@ -178,7 +178,8 @@ def _info(header, folder: Path) -> SeriesInfo:
     return SeriesInfo(
         path=str(folder), uid=tag(header, "0020|000e") or None, description=tag(header, "0008|103e"),
         modality=tag(header, "0008|0060") or "CT", patient_name=tag(header, "0010|0010"),
-        patient_id=tag(header, "0010|0020"), study_date=tag(header, "0008|0020"), extra=extra,
+        patient_id=tag(header, "0010|0020"), study_date=tag(header, "0008|0020"),
+        birth_date=tag(header, "0010|0030"), extra=extra,
     )
 
 

@@ -211,7 +211,12 @@ def load_image_file(path, progress: ProgressCallback | None = None) -> LoadedIma
     if suffix in DICOM_SUFFIXES or (suffix not in IMAGE_SUFFIXES and is_dicom_file(path)):
         return load_dicom_file(path, progress)
     if suffix not in IMAGE_SUFFIXES:
-        raise _unsupported(path)
+        from .image_readers import read_with_plugins  # formats added by plugins (plugins/README.md)
+
+        loaded = read_with_plugins(path, progress)
+        if loaded is None:
+            raise _unsupported(path)
+        return loaded
     report(progress, 0.0, f"Opening {path.name}")
     image = read_scalar_file(path, progress)
     warnings = []

@@ -1,0 +1,1 @@
+"""Example OsteoPlan plugin: one device and one ablation zone model (illustrative numbers only)."""

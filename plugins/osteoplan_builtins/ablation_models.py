@@ -1,0 +1,14 @@
+"""Built-in ablation zone model: the catalog's zone table (`osteoplan.core.ablation.compute_zone`)."""
+
+from __future__ import annotations
+
+from osteoplan.core.ablation import AblationZone
+from osteoplan.core.ablation_models import ZoneRequest
+
+
+def table_zone(request: ZoneRequest) -> AblationZone:
+    """The setting's lethal ellipsoid and outer shell along the probe, clipped by intact cortex (RF/MW)."""
+    return request.table_zone()
+
+
+table_zone.model_name = "table"
