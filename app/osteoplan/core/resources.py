@@ -7,7 +7,6 @@ editable install reads them from ``resources/`` beside ``app/``.
 from __future__ import annotations
 
 import json
-from importlib import resources as _importlib_resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,10 +18,11 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 def resources_dir() -> Path:
-    try:
-        return Path(str(_importlib_resources.files("osteoplan.resources")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[3] / "resources"
+    # Installed (wheel, desktop bundle): the data ships inside the package as osteoplan/resources/
+    # (a namespace package: importlib.resources would give a MultiplexedPath, not a folder).
+    # Source checkout or editable install: the repository's resources/.
+    installed = Path(__file__).resolve().parents[1] / "resources"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[3] / "resources"
 
 
 def resource_path(name: str) -> Path:
