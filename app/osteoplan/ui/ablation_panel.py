@@ -6,23 +6,18 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
-    QHeaderView,
-    QLabel,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.ui.plan_item_panel import PlanItemPanel
+from osteoplan.ui.plan_item_panel import PlanItemPanel, details_label, row_table
 
 COLUMNS = ("Ablation", "Path", "Setting", "Offset", "Lethal zone", "Coverage", "Margin", "Model")
 
@@ -49,19 +44,9 @@ class AblationPanel(PlanItemPanel):
         for button in (self.add_button, self.remove_button, self.thermocouple_button, self.refine_button):
             buttons.addWidget(button)
         layout.addLayout(buttons)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("ablations_table")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table = row_table("ablations_table", COLUMNS)
         layout.addWidget(self.table, 1)
-        self.details = QLabel("No ablation. Choose a probe as a path's device, then <i>Add to selected path</i>.")
-        self.details.setObjectName("ablation_details")
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details = details_label("ablation_details", "No ablation. Choose a probe as a path's device, then <i>Add to selected path</i>.")
         layout.addWidget(self.details)
         self.add_button.clicked.connect(self.add_to_selected_path)
         self.remove_button.clicked.connect(self.remove_selected)

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSlider,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -22,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.injection import Injection, portions_of
-from osteoplan.ui.plan_item_panel import PlanItemPanel
+from osteoplan.ui.plan_item_panel import PlanItemPanel, row_table
 
 COLUMNS = ("Injection", "Trocar", "Volume", "Portions", "Viscosity", "Filled", "Lesion", "Bone")
 DEFAULT_VOLUME_ML = 4.0  # lumbar vertebroplasty typically 4-6 mL (docs/domain.md, Belkoff 2001)
@@ -49,14 +46,7 @@ class CementPanel(PlanItemPanel):
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
         layout.addLayout(buttons)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("injections_table")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table = row_table("injections_table", COLUMNS)
         layout.addWidget(self.table, 1)
         slider_row = QHBoxLayout()
         slider_row.addWidget(QLabel("Preview"))

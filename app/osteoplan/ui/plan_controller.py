@@ -33,6 +33,11 @@ BODY_PICK_PX = 6.0
 MIN_SLAB_HALF_MM = 1.5  # part of a needle drawn solid around a slice: at least this, or half a slice
 
 
+def solid_slab_half_mm(view) -> float:
+    """Half-thickness of the slab around a slice view's plane in which needles are drawn solid."""
+    return max(MIN_SLAB_HALF_MM, min(view.case.ct.spacing))
+
+
 def _distance_to_segment_px(p, a, b) -> float:
     p, a, b = (np.asarray(v, dtype=float) for v in (p, a, b))
     ab = b - a
@@ -202,7 +207,7 @@ class PlanController(QObject):
     def _update_overlay(self, view) -> None:
         if view.case is None:
             return
-        slab = max(MIN_SLAB_HALF_MM, min(view.case.ct.spacing))
+        slab = solid_slab_half_mm(view)
         markers = [] if self.virtual_tip is None else [(self.virtual_tip, VIRTUAL_TIP_COLOR)]
         markers += [(point, THERMOCOUPLE_COLOR) for point in self.thermocouple_points()]
         needles, distances, zones = self._overlays[view]

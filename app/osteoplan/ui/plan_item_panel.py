@@ -3,7 +3,8 @@ item, and edits that report a refusal in the status bar instead of raising."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QWidget
 
 from osteoplan.core.errors import OsteoPlanError
 
@@ -27,3 +28,25 @@ class PlanItemPanel(QWidget):
         except (OsteoPlanError, ValueError, KeyError) as exc:
             self.window.statusBar().showMessage(f"Not changed: {exc}", 10000)
             self.refresh()
+
+
+def row_table(object_name: str, columns: list[str] | tuple[str, ...]) -> QTableWidget:
+    """A read-only table of items, one row each, selected whole and singly."""
+    table = QTableWidget(0, len(columns))
+    table.setObjectName(object_name)
+    table.setHorizontalHeaderLabels(list(columns))
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    return table
+
+
+def details_label(object_name: str, text: str) -> QLabel:
+    """The selected item's details under a table: wraps (never widens the dock), selectable."""
+    label = QLabel(text)
+    label.setObjectName(object_name)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label

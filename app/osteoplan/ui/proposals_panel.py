@@ -11,15 +11,12 @@ import numpy as np
 from PySide6.QtCore import Qt
 from shiboken6 import isValid as shiboken_valid
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -40,6 +37,8 @@ from osteoplan.core.proposals import (
 )
 from osteoplan.render.needles import NeedleGraphic, NeedleOverlay2D, NeedleTubes3D
 from osteoplan.render.risk_map import PEDICLE_RGB, STOP_RGB, RiskMapLayer, score_rgb
+from osteoplan.ui.plan_controller import solid_slab_half_mm
+from osteoplan.ui.plan_item_panel import details_label, row_table
 
 COLUMNS = ("Path", "Score", "Margin", "Closest structure", "Skin→target", "Soft tissue", "Transverse", "Sagittal",
            "Breach")
@@ -104,19 +103,9 @@ class ProposalsPanel(QWidget):
         self.legend.setWordWrap(True)  # never widens the dock
         self.legend.setToolTip(self.risk_check.toolTip())
         layout.addWidget(self.legend)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setObjectName("proposals_table")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table = row_table("proposals_table", COLUMNS)
         layout.addWidget(self.table, 1)
-        self.details = QLabel("Choose a target and a technique, then <i>Propose</i>.")
-        self.details.setObjectName("proposal_details")
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details = details_label("proposal_details", "Choose a target and a technique, then <i>Propose</i>.")
         layout.addWidget(self.details)
 
         renderer_3d = window.views["3d"].renderer
@@ -276,8 +265,7 @@ class ProposalsPanel(QWidget):
     def _update_overlay(self, view) -> None:
         if view.case is None:
             return
-        slab = max(1.5, min(view.case.ct.spacing))
-        self._overlays[view].update(self.preview, view.plane_point, view.frame, slab)
+        self._overlays[view].update(self.preview, view.plane_point, view.frame, solid_slab_half_mm(view))
 
     def set_shown(self, shown: bool) -> None:
         """The panel opened or closed: the risk map and the preview show only while it is open."""
