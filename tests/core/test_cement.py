@@ -96,7 +96,7 @@ def test_uniform_block_spread_is_symmetric_and_elongated_cranio_caudally():
     x/y by the model's SI/transverse speed ratio ((1/transverse_ratio)^exponent)."""
     from types import SimpleNamespace
 
-    from osteoplan.core.cement import BONE, CementSolution, Field3, arrival_times, cement_model
+    from osteoplan.core.cement import BONE, CementSolution, Field3, SpreadGraph, arrival_times, cement_model
 
     model = cement_model()
     shape = (61, 41, 41)  # [k, j, i]
@@ -108,9 +108,8 @@ def test_uniform_block_spread_is_symmetric_and_elongated_cranio_caudally():
     ct = SimpleNamespace(direction=np.eye(3), spacing=(1.0, 1.0, 1.0))
     centre = np.array([[30, 20, 20]])
     exponent = model.exponent("medium")
-    times, owner = arrival_times(field, ct, [centre], exponent, model.kozeny.k_ref_m2,
-                                 model.kozeny.transverse_ratio)
-    solution = CementSolution(field, times, owner, [Injection(id="c1", trocar="t1", volume_ml=2.5)])
+    graph = SpreadGraph(field, ct, exponent, model.kozeny.k_ref_m2, model.kozeny.transverse_ratio)
+    solution = CementSolution(field, arrival_times(graph, [centre]), [Injection(id="c1", trocar="t1", volume_ml=2.5)])
     mask = solution.fill(2.5).mask
     kc, jc, ic = centre[0]
 

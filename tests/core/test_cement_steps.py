@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from osteoplan.core.case import Case
-from osteoplan.core.cement import BONE, SOFT, CementSolution, Field3, arrival_times, cement_model
+from osteoplan.core.cement import BONE, SOFT, CementSolution, Field3, SpreadGraph, arrival_times, cement_model
 from osteoplan.core.cement_session import injection_report, portion_lines, solve
 from osteoplan.core.cement_steps import SteppedCementSolution
 from osteoplan.core.injection import Injection
@@ -41,9 +41,8 @@ def channel_block():
 
 def _single_shot(field, volume=2.0):
     model = cement_model()
-    times, owner = arrival_times(field, UNIT_CT, [TIP], model.exponent("medium"), model.kozeny.k_ref_m2,
-                                 model.kozeny.transverse_ratio)
-    return CementSolution(field, times, owner, [Injection(id="c1", trocar="t1", volume_ml=volume)])
+    graph = SpreadGraph(field, UNIT_CT, model.exponent("medium"), model.kozeny.k_ref_m2, model.kozeny.transverse_ratio)
+    return CementSolution(field, arrival_times(graph, [TIP]), [Injection(id="c1", trocar="t1", volume_ml=volume)])
 
 
 def _stepwise(field, portion_ml, volume=2.0, model=None):

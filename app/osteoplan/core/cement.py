@@ -9,8 +9,12 @@ power-law cement of index n. The arrival time T is a Dijkstra search on the 26-n
 voxel graph of a box cropped around the tips (edge cost = distance / mean speed); the
 trocar shafts and spindles are solid (their voxels are left out). `CementSolution.fill`
 then takes voxels in order of T until the porosity-weighted volume equals the injected
-volume: a lookup (cumulative sums + searchsorted), no new solve. Injections in portions with
-pauses: `core.cement_steps`; gateways inside bone (basivertebral foramen): `core.cement_gateways`.
+volume: a lookup (cumulative sums + searchsorted), no new solve.
+
+Several injections filling together (bilateral trocars; `CementSolution` docstring): each has its
+own front, they advance at the same time, each at a rate proportional to its volume (so all end
+together), and the fronts meet instead of crossing. Injections in portions with pauses:
+`core.cement_steps`; gateways inside bone (basivertebral foramen): `core.cement_gateways`.
 """
 
 from __future__ import annotations
@@ -97,6 +101,12 @@ class _Pause(_Strict):
     verified: bool
 
 
+class _Meeting(_Strict):
+    other_cement_k_ratio: float = Field(gt=0, le=1)
+    source: str = Field(min_length=1)
+    verified: bool
+
+
 class _Basivertebral(_Strict):
     half_width_mm: float = Field(gt=0, le=20)
     half_height_mm: float = Field(gt=0, le=20)
@@ -118,6 +128,7 @@ class CementModel(_Strict):
     # optional so that a plugin's parameter set need not state them: None = the built-in resource's
     pause: _Pause | None = None
     basivertebral: _Basivertebral | None = None
+    meeting: _Meeting | None = None
     monte_carlo: _MonteCarlo
 
     def porosity(self, hu: np.ndarray) -> np.ndarray:
@@ -220,65 +231,71 @@ class SpreadGraph:
                                         shape=(n, n))
         self._slot_edge = self._graph.data.astype(np.int64) - 1
 
-    def arrival_times(self, sources_kji: list[np.ndarray],
-                      k_scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Arrival time per voxel of the box (inf where not reached) and the index of the source reaching it."""
+    def arrival_times(self, sources_kji: list[np.ndarray], k_scale: np.ndarray | None = None) -> np.ndarray:
+        """Each source's own arrival time per voxel of the box (inf where not reached), shape (sources, *box);
+        a source may have several seed voxels (kji rows)."""
         field, shape = self.field, self.field.region.shape
         k = field.k if k_scale is None else field.k * k_scale
         slowness = 1.0 / np.maximum(k ** self.exponent, 1e-300)  # 1 / (k^e): once, not per neighbour offset
         costs = np.concatenate([factor * (slowness[a][both] + slowness[b][both]) for a, b, both, factor in self._edges])
         self._graph.data = costs[self._slot_edge]
-        seeds, owner = [], []
+        times = np.empty((len(sources_kji), int(np.prod(shape))))
         for number, kji in enumerate(sources_kji):
-            flat = np.ravel_multi_index(kji.T, shape)
-            seeds += list(flat)
-            owner += [number] * len(flat)
-        times, _, nearest = dijkstra(self._graph, directed=False, indices=np.asarray(seeds), min_only=True,
-                                     return_predecessors=True)
-        lookup = dict(zip(seeds, owner))
-        who = np.full(times.size, -1, dtype=np.int32)
-        reached = nearest >= 0
-        who[reached] = np.vectorize(lookup.get, otypes=[np.int32])(nearest[reached]) if reached.any() else []
-        return times.reshape(shape), who.reshape(shape)
+            times[number] = dijkstra(self._graph, directed=False, indices=np.ravel_multi_index(kji.T, shape),
+                                     min_only=True)
+        return times.reshape(len(sources_kji), *shape)
 
 
-def arrival_times(field: Field3, ct, sources_kji: list[np.ndarray], exponent: float, k_ref: float,
-                  transverse_ratio: float, k_scale: np.ndarray | None = None,
-                  connectivity: int = 26) -> tuple[np.ndarray, np.ndarray]:
-    """Arrival time per voxel of the box (inf where not reached) and the index of the source reaching it."""
-    return SpreadGraph(field, ct, exponent, k_ref, transverse_ratio, connectivity).arrival_times(sources_kji, k_scale)
+def arrival_times(graph: SpreadGraph, sources_kji: list[np.ndarray], k_scale: np.ndarray | None = None) -> np.ndarray:
+    """Each source's own arrival time per voxel of the graph's box (inf where not reached): (sources, *box)."""
+    return graph.arrival_times(sources_kji, k_scale)
 
 
-def first_reaches(field: Field3, times: np.ndarray, mine: np.ndarray, order: np.ndarray,
-                  cum: np.ndarray) -> list[dict]:
-    """When one injection's front first touches each gateway, as the volume it has then injected.
+@dataclass(frozen=True)
+class GatewayMarks:
+    """Which leak gateways a voxel opens when cement fills it: bit `number` of `bits` (flat, on the box) for
+    `kinds[number]` = (kind, into)."""
 
-    `mine`: the voxels this front may fill (its own, not already cemented); `order`/`cum`: those voxels by
-    arrival time and the cumulative porosity-weighted volume. A gateway outside bone is touched when a
-    voxel of its destination neighbours a filled inside one; the needle track when the track annulus
-    outside the target fills; an inner gateway (e.g. the basivertebral foramen) when one of its voxels fills.
-    Sorted by volume: [{kind, into, reached_at}]."""
-    from scipy.ndimage import minimum_filter
+    kinds: tuple[tuple[str, str], ...]
+    bits: np.ndarray
 
-    if not len(cum):
-        return []
+
+def gateway_marks(field: Field3) -> GatewayMarks:
+    """The voxels that reach each gateway of the box when filled. A gateway outside bone is reached when a
+    filled inside voxel neighbours a voxel of its destination; the needle track when the track annulus
+    outside the target fills (or an inside voxel next to it); an inner gateway (e.g. the basivertebral
+    foramen) when one of its voxels fills."""
+    from scipy.ndimage import binary_dilation
+
     region = field.region
     inside = field.target | (region == LESION)
-    sorted_t = times.ravel()[order]
-    own_times = np.where(mine, times, np.inf)
-    touch = minimum_filter(np.where(inside, own_times, np.inf), size=3, mode="constant", cval=np.inf)
-    classes = [(GATEWAY_KIND[code], INTO[code], np.where((region == code) & ~inside, touch, np.inf))
-               for code in INTO]
+    around = np.ones((3, 3, 3), dtype=bool)
+    marks = [(GATEWAY_KIND[code], INTO[code], (region == code) & ~inside) for code in INTO]
+    outer = [(kind, into, inside & binary_dilation(m, around) if m.any() else m) for kind, into, m in marks]
     track = field.track & ~inside
-    classes.append((TRACK, "soft tissue", np.minimum(np.where(track, touch, np.inf),
-                                                     np.where(track, own_times, np.inf))))
-    classes += [(kind, into, np.where(mask, own_times, np.inf)) for kind, into, mask in field.inner_gateways]
+    outer.append((TRACK, "soft tissue", (inside & binary_dilation(track, around) if track.any() else track) | track))
+    outer += [(kind, into, mask) for kind, into, mask in field.inner_gateways]
+    bits = np.zeros(region.size, dtype=np.uint16)
+    for number, (_, _, mask) in enumerate(outer):
+        bits[mask.ravel()] |= np.uint16(1 << number)
+    return GatewayMarks(tuple((kind, into) for kind, into, _ in outer), bits)
+
+
+def first_reaches(marks: GatewayMarks, times: np.ndarray, order: np.ndarray, cum: np.ndarray) -> list[dict]:
+    """When one front first reaches each gateway, as the volume it has then injected.
+
+    `order`: the voxels this front fills, by arrival time `times` (flat, on the box); `cum`: their cumulative
+    porosity-weighted volume. Sorted by volume: [{kind, into, reached_at}]."""
+    if not len(cum):
+        return []
+    sorted_t = times[order]
+    bits = marks.bits[order]
     found = []
-    for kind, into, reach_times in classes:
-        first = float(reach_times.min()) if reach_times.size else np.inf
-        if not np.isfinite(first):
+    for number, (kind, into) in enumerate(marks.kinds):
+        hits = np.flatnonzero(bits & np.uint16(1 << number))
+        if not hits.size:
             continue
-        at = min(int(np.searchsorted(sorted_t, first, side="right")), len(cum)) - 1
+        at = min(int(np.searchsorted(sorted_t, sorted_t[hits[0]], side="right")), len(cum)) - 1  # ties included
         found.append({"kind": kind, "into": into, "reached_at": float(cum[max(at, 0)])})
     return sorted(found, key=lambda g: g["reached_at"])
 
@@ -319,49 +336,134 @@ class Fill:
 
 
 class CementSolution:
-    """The arrival times of one (case, tips, viscosity) set, re-queried for any volume without solving."""
+    """The arrival times of one (case, tips, viscosity) set, re-queried for any volumes without solving.
 
-    def __init__(self, field: Field3, times: np.ndarray, owner: np.ndarray, injections: list[Injection],
-                 structure_names: np.ndarray | None = None) -> None:
+    One injection fills its voxels in order of arrival time up to its volume. Several injections fill
+    together: they start at the same time and each advances at a rate proportional to its volume, so all
+    end together. A voxel goes to the injection that reaches it at the smaller fraction of its own volume:
+    the fraction of injection i at voxel v is the volume its front fills (alone) before reaching v, over
+    V_i; each injection then fills its own voxels in its arrival order up to V_i, so every injection
+    places its whole volume and no voxel is counted twice. The injections' regions are thereby a fixed
+    partition for one ratio of the volumes, and a query is a few vectorised comparisons on the fronts'
+    first voxels. (Ownership by the first arrival *time* instead let a front flooding a lytic lesion
+    claim most of the bone, and the other injection fell short of its volume.) `meeting` refines this:
+    each front is solved again with the others' planned cement in its way, so fronts meet instead of
+    counting the volume the other one filled (e.g. a lesion it will never enter).
+    """
+
+    def __init__(self, field: Field3, times: np.ndarray, injections: list[Injection],
+                 marks: GatewayMarks | None = None) -> None:
         self.field = field
         self.injections = injections
-        self.times = times
-        self.owner = owner
-        flat_t = times.ravel()
-        weights = (field.phi * field.voxel_ml).ravel()
-        self._per: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for number, injection in enumerate(injections):
-            mine = np.flatnonzero(np.isfinite(flat_t) & (owner.ravel() == number))
-            order = mine[np.argsort(flat_t[mine], kind="stable")]
-            self._per[injection.id] = (order, np.cumsum(weights[order]))
-        self._gateway_order = {
-            injection.id: first_reaches(field, times, owner == number, *self._per[injection.id])
-            for number, injection in enumerate(injections)}
+        self.times = times  # (injections, *box): each injection's own front
+        self._weights = (field.phi * field.voxel_ml).ravel()
+        self._marks = marks or gateway_marks(field)
+        self._order, self._cum, self._before = [], [], []
+        for flat_t in times.reshape(len(injections), -1):
+            reached = np.flatnonzero(np.isfinite(flat_t))
+            order = reached[np.argsort(flat_t[reached], kind="stable")]
+            cum = np.cumsum(self._weights[order])
+            self._order.append(order)
+            self._cum.append(cum)
+            if len(injections) > 1:  # the volume this front fills before reaching each voxel (inf: never)
+                before = np.full(flat_t.size, np.inf)
+                before[order] = cum - self._weights[order]
+                self._before.append(before)
+        self._complete: dict[tuple[float, ...], list[tuple[np.ndarray, np.ndarray]]] = {}  # by volume ratio
+        self._reached: dict[tuple, list[dict]] = {}  # (injection number, volume ratio) -> its gateways
 
-    def reachable_ml(self, injection_id: str) -> float:
-        cum = self._per[injection_id][1]
+    def _shares(self, volumes: list[float], complete: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per injection: the voxels it fills, in its arrival order, with their cumulative volume -- enough of
+        them to hold its volume (or, `complete`, all it would fill if the injections went on until the box
+        is full)."""
+        if len(volumes) == 1:
+            return [(self._order[0], self._cum[0])]
+        total = sum(volumes)
+        out = []
+        for number, volume in enumerate(volumes):
+            order, cum = self._order[number], self._cum[number]
+            # its first voxels, as many as hold all the volumes (others may own some): doubled when short
+            length = len(order) if complete else min(len(order), int(np.searchsorted(cum, total, side="right")) + 64)
+            while True:
+                part = order[:length]
+                fraction = self._before[number][part] / volume
+                mine = np.ones(length, dtype=bool)
+                for other, other_volume in enumerate(volumes):  # ties go to the first injection
+                    if other != number:
+                        theirs = self._before[other][part] / other_volume
+                        mine &= fraction < theirs if other < number else fraction <= theirs
+                own = part[mine]
+                own_cum = np.cumsum(self._weights[own])
+                if length == len(order) or (len(own_cum) and own_cum[-1] > volume + 1e-9):
+                    break
+                length = min(len(order), 2 * length)
+            out.append((own, own_cum))
+        return out
+
+    def _complete_shares(self, volumes: list[float]) -> list[tuple[np.ndarray, np.ndarray]]:
+        key = tuple(round(v / sum(volumes), 12) for v in volumes)
+        if key not in self._complete:
+            if len(self._complete) > 3:
+                self._complete.clear()
+            self._complete[key] = self._shares(volumes, complete=True)
+        return self._complete[key]
+
+    def _number(self, injection_id: str) -> int:
+        return next(n for n, i in enumerate(self.injections) if i.id == injection_id)
+
+    def reachable_ml(self, injection_id: str, volumes_ml: dict[str, float] | None = None) -> float:
+        """The most this injection can place in the box while the others inject with it (at the ratio of
+        `volumes_ml`, None: as planned)."""
+        volumes = requested_volumes(self.injections, volumes_ml)
+        cum = self._complete_shares(list(volumes.values()))[self._number(injection_id)][1]
         return float(cum[-1]) if len(cum) else 0.0
 
     def fill(self, volumes_ml: dict[str, float] | float | None = None) -> Fill:
         """The cement for these volumes (mL per injection id; a number: every injection; None: as planned)."""
         volumes_ml = requested_volumes(self.injections, volumes_ml)
-        mask = np.zeros(self.times.size, dtype=bool)
+        shape = self.field.region.shape
+        mask = np.zeros(self.field.region.size, dtype=bool)
         owners, filled, gateways = {}, {}, {}
-        for injection in self.injections:
+        shares = self._shares([volumes_ml[i.id] for i in self.injections])
+        for number, (injection, (own, cum)) in enumerate(zip(self.injections, shares)):
             volume = volumes_ml[injection.id]
-            order, cum = self._per[injection.id]
             count = take_count(cum, volume)
-            chosen = order[:count]
+            chosen = own[:count]
             mask[chosen] = True
-            own = np.zeros(self.times.size, dtype=bool)
-            own[chosen] = True
-            owners[injection.id] = own.reshape(self.times.shape)
+            mine = np.zeros(self.field.region.size, dtype=bool)
+            mine[chosen] = True
+            owners[injection.id] = mine.reshape(shape)
             filled[injection.id] = float(cum[count - 1]) if count else 0.0
+            # the gateways reached up to this volume: the voxels up to it (and the one after) decide
+            upto = min(len(cum), int(np.searchsorted(cum, volume + 1e-9, side="right")) + 1)
             gateways[injection.id] = [
                 {"kind": g["kind"], "into": g["into"], "reached_at_ml": round(g["reached_at"], 3)}
-                for g in self._gateway_order[injection.id] if g["reached_at"] <= volume + 1e-9]
-        return Fill(dict(volumes_ml), filled, mask.reshape(self.times.shape), owners, self.field.start, gateways)
+                for g in first_reaches(self._marks, self.times[number].ravel(), own[:upto], cum[:upto])
+                if g["reached_at"] <= volume + 1e-9]
+        return Fill(dict(volumes_ml), filled, mask.reshape(shape), owners, self.field.start, gateways)
 
     def first_reach_ml(self, injection_id: str) -> list[dict]:
         """Every gateway of the box the front reaches, with the volume at first reach (beyond the plan too)."""
-        return [dict(g) for g in self._gateway_order[injection_id]]
+        number, volumes = self._number(injection_id), [i.volume_ml for i in self.injections]
+        key = (number, *(round(v / sum(volumes), 12) for v in volumes))
+        if key not in self._reached:
+            own, cum = self._complete_shares(volumes)[number]
+            self._reached[key] = first_reaches(self._marks, self.times[number].ravel(), own, cum)
+        return [dict(g) for g in self._reached[key]]
+
+    def meeting(self, graph: SpreadGraph, sources_kji: list[np.ndarray], other_cement_k_ratio: float,
+                k_scale: np.ndarray | None = None) -> CementSolution:
+        """The fronts solved again, each with the other injections' planned cement in its way (permeability
+        x `other_cement_k_ratio`): a front no longer counts, nor runs through, the cement of another (e.g. a
+        lesion the other injection floods), so the injections' regions meet where their cement does. A query
+        at other volumes (the preview slider) keeps the planned cement as the obstacle, as portions do."""
+        if len(self.injections) < 2:
+            return self
+        planned = self.fill()
+        times = []
+        for number, (injection, seeds) in enumerate(zip(self.injections, sources_kji)):
+            others = planned.mask & ~planned.owner_mask[injection.id]
+            scale = np.where(others, other_cement_k_ratio, 1.0)
+            times.append(graph.arrival_times([seeds], scale if k_scale is None else scale * k_scale)[0])
+        return CementSolution(self.field, np.stack(times), self.injections, self._marks)
+

@@ -1,5 +1,7 @@
-"""Cement on a plan session: the cropped field from the CT and structures, the cached solution,
-the warnings (`stop` at a canal/foramen gateway, `warn` at a venous, basivertebral or disc gateway) and the
+"""Cement on a plan session: the cropped field from the CT and structures, the cached solution
+(several injections: each front solved alone, then again against the others' planned cement, see
+`core.cement.CementSolution`), the warnings (`stop` at a canal/foramen gateway, `warn` at a venous,
+basivertebral or disc gateway, `warn` when an injection finds no room for its volume) and the
 `osteoplan simulate cement --json` report."""
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import fnmatch
 import numpy as np
 
 from osteoplan.core.cement import (BONE, CANAL, DISC, FORAMEN, LESION, SOFT, VEIN, CementError, CementSolution,
-                                   Field3, _segment_distance, arrival_times, cement_model)
+                                   Field3, SpreadGraph, _segment_distance, arrival_times, cement_model)
 from osteoplan.core.cement_gateways import BASIVERTEBRAL, BASIVERTEBRAL_INTO, wall_strip
 from osteoplan.core.cement_models import model_of_injections
 from osteoplan.core.cement_steps import SteppedCementSolution, is_stepwise
@@ -17,6 +19,7 @@ from osteoplan.core.safety import SafetyWarning, Severity
 
 _DEST = ((("spinal_canal*", "spinal_cord*", "conus*", "cauda_equina*"), CANAL), (("nerve_root*",), FORAMEN),
          (("aorta", "*vena*", "*vein*", "iliac_*", "*arter*"), VEIN), (("intervertebral_disc*",), DISC))
+MAX_HALF_MM = 60.0  # the largest simulated box: this far around the tips
 
 
 def _region_of(name: str, category: str) -> int | None:
@@ -182,6 +185,13 @@ def _touches_inner_face(solution: CementSolution, ct) -> bool:
     return False
 
 
+def _box_holds(solution, volumes: dict[str, float], ct) -> bool:
+    """Whether the solution's box holds the planned fill: every volume finds room, and no face of the box
+    that is not the image's own border is reached."""
+    return (all(solution.reachable_ml(i, volumes) >= v for i, v in volumes.items())
+            and not _touches_inner_face(solution, ct))
+
+
 def solve(session, injections=None, k_scale_seed: int | None = None, connectivity: int = 26) -> CementSolution:
     """Solve the plan's injections together (cached on the session while tips, devices and volumes allow)."""
     injections = list(session.plan.injections if injections is None else injections)
@@ -189,16 +199,19 @@ def solve(session, injections=None, k_scale_seed: int | None = None, connectivit
         raise CementError("the plan has no injection")
     sources = _sources(session, injections)
     model_name, model = model_of_injections(injections)  # the injections' cement model (plugin API)
-    # a new volume alone only re-queries, except with portions: each portion's obstacle is the cement
-    # planned before it, so the portions and (then) every volume are in the key
+    # a new volume alone only re-queries, except with portions (each portion's obstacle is the cement
+    # planned before it) or several injections (each front meets the others' planned cement): then the
+    # portions and every volume are in the key
     stepwise = is_stepwise(injections)
-    key = (model_name, tuple((s[0].id, s[0].viscosity, s[0].steps_ml, s[0].volume_ml if stepwise else None,
+    planned_obstacles = stepwise or len(injections) > 1
+    key = (model_name, tuple((s[0].id, s[0].viscosity, s[0].steps_ml, s[0].volume_ml if planned_obstacles else None,
                               tuple(s[1]), tuple(s[2]), s[3], tuple(tuple(map(tuple, sp[:2])) for sp in s[4]))
                              for s in sources), session.structures_revision, k_scale_seed, connectivity)
     cache = session.__dict__.setdefault("_cement_cache", {})
     total = sum(i.volume_ml for i in injections)
+    planned = {i.id: i.volume_ml for i in injections}
     hit = cache.get(key) if k_scale_seed is None else None
-    if hit is not None and all(hit.reachable_ml(i.id) >= i.volume_ml for i in injections):
+    if hit is not None and all(hit.reachable_ml(i.id, planned) >= i.volume_ml for i in injections):
         hit.injections = injections
         return hit
     if k_scale_seed is None and cache and getattr(session, "defer_slow_updates", False):
@@ -210,7 +223,7 @@ def solve(session, injections=None, k_scale_seed: int | None = None, connectivit
     exponent = model.exponent(sorted(viscosities)[0] if len(viscosities) == 1 else "medium")
     # the box starts tight (1.4 x the radius of the cement sphere at porosity 0.6) and grows only when
     # the planned fill cannot be reached in it or touches one of its inner faces
-    half = float(np.clip(1.4 * (3 * total * 1000 / (4 * np.pi * 0.6)) ** (1 / 3), 12.0, 60.0))
+    half = float(np.clip(1.4 * (3 * total * 1000 / (4 * np.pi * 0.6)) ** (1 / 3), 12.0, MAX_HALF_MM))
     for _ in range(3):
         field = build_field(session, sources, half, model)
         seeds = []
@@ -226,13 +239,15 @@ def solve(session, injections=None, k_scale_seed: int | None = None, connectivit
             solution = SteppedCementSolution(field, session.case.ct, seeds, injections, model, exponent, scale,
                                              connectivity)
         else:
-            times, owner = arrival_times(field, session.case.ct, seeds, exponent, model.kozeny.k_ref_m2,
-                                         model.kozeny.transverse_ratio, scale, connectivity)
-            solution = CementSolution(field, times, owner, injections)
-        if half >= 60.0 or (all(solution.reachable_ml(i.id) >= i.volume_ml for i in injections)
-                            and not _touches_inner_face(solution, session.case.ct)):
+            graph = SpreadGraph(field, session.case.ct, exponent, model.kozeny.k_ref_m2,
+                                model.kozeny.transverse_ratio, connectivity)
+            solution = CementSolution(field, arrival_times(graph, seeds, scale), injections)
+            if len(injections) > 1:  # the fronts meet: each solved again against the others' cement
+                meeting = model.meeting or cement_model().meeting
+                solution = solution.meeting(graph, seeds, meeting.other_cement_k_ratio, scale)
+        if half >= MAX_HALF_MM or _box_holds(solution, planned, session.case.ct):
             break
-        half = min(60.0, half * 1.6)
+        half = min(MAX_HALF_MM, half * 1.6)
     if k_scale_seed is None:  # a Monte-Carlo run never replaces the cached deterministic solution
         cache.clear()
         cache[key] = solution
@@ -298,6 +313,13 @@ def _spindle_embedding(session, trocar_id: str, cement: np.ndarray, field: Field
 
 def _warnings_for(injection, fill) -> list[SafetyWarning]:
     out = []
+    filled, wanted = fill.filled_ml[injection.id], fill.injected_ml[injection.id]
+    if filled < 0.98 * wanted:  # the front ran out of room: say so rather than report a smaller fill silently
+        out.append(SafetyWarning(
+            Severity.WARN, injection.id,
+            f"cement {injection.id} via {injection.trocar}: only {filled:.2f} mL of the {wanted:g} mL find room "
+            f"within reach of the tip (the simulated region, up to {MAX_HALF_MM:g} mm around the tips, is full or "
+            f"walled off); the rest is not simulated: plan less cement or another tip"))
     for g in fill.gateways[injection.id]:
         stop = g["into"] in ("epidural canal", "foramen")
         if not (stop or g["into"] in ("vein", "disc", BASIVERTEBRAL_INTO)):

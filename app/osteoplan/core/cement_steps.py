@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from osteoplan.core.cement import (CementModel, Field3, Fill, SpreadGraph, cement_model, first_reaches,
-                                   requested_volumes, take_count)
+                                   gateway_marks, requested_volumes, take_count)
 from osteoplan.core.injection import Injection
 
 
@@ -52,6 +52,7 @@ class SteppedCementSolution:
         rounds = max(len(p) for p in portions.values())
         graph = SpreadGraph(field, ct, exponent, model.kozeny.k_ref_m2, model.kozeny.transverse_ratio, connectivity)
         taken = np.zeros(field.region.size, dtype=bool)
+        marks = gateway_marks(field)
         # the portions in injection order, round by round: (injection id, 0-based portion, voxels by arrival time)
         self._sequence: list[tuple[str, int, np.ndarray]] = []
         self._gateways: dict[str, list[dict]] = {i.id: [] for i in injections}
@@ -60,8 +61,7 @@ class SteppedCementSolution:
                 if number >= len(portions[injection.id]):
                     continue
                 slowed = np.where(taken.reshape(field.region.shape), 1.0 / ratio, 1.0)
-                times, _ = graph.arrival_times([seeds[n]], slowed if k_scale is None else slowed * k_scale)
-                flat_t = times.ravel()
+                flat_t = graph.arrival_times([seeds[n]], slowed if k_scale is None else slowed * k_scale)[0].ravel()
                 reached = np.flatnonzero(np.isfinite(flat_t))
                 order = reached[np.argsort(flat_t[reached], kind="stable")]
                 self._sequence.append((injection.id, number, order))
@@ -70,7 +70,7 @@ class SteppedCementSolution:
                 before = float(self._cumulative[injection.id][number - 1]) if number else 0.0
                 last = number == self._last_round[injection.id]
                 portion = portions[injection.id][number]
-                for g in first_reaches(field, times, ~taken.reshape(times.shape), free, cum):
+                for g in first_reaches(marks, flat_t, free, cum):
                     if not last and g["reached_at"] > portion + 1e-9:
                         continue  # not during this portion: later portions may reach it another way
                     if any(seen["kind"] == g["kind"] for seen in self._gateways[injection.id]):
@@ -80,7 +80,9 @@ class SteppedCementSolution:
         for found in self._gateways.values():
             found.sort(key=lambda g: g["reached_at"])
 
-    def reachable_ml(self, injection_id: str) -> float:
+    def reachable_ml(self, injection_id: str, volumes_ml: dict[str, float] | None = None) -> float:
+        """The volume of every voxel this injection's first portion can reach (`volumes_ml`: unused, as the
+        obstacles are the planned portions')."""
         order = next(order for owner, _, order in self._sequence if owner == injection_id)
         return float(self._weights[order].sum())
 
