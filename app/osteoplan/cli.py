@@ -119,6 +119,8 @@ def _subcommand_parser() -> argparse.ArgumentParser:
     report.add_argument("--identify", action="store_true", help="include the patient's name, ID, dates and file paths")
     report.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)  # progress lines for the GUI
     report.add_argument("--plan-label", help=argparse.SUPPRESS)  # the GUI's plan, reported from a temporary copy
+    # the GUI's Preferences ({category: {context: [warn_mm, stop_mm]}}): its report warns as its window does
+    report.add_argument("--threshold-defaults", metavar="FILE.json", help=argparse.SUPPRESS)
 
     propose = commands.add_parser("propose", help="propose the safest straight paths to a target, ranked")
     propose.add_argument("plan")
@@ -435,5 +437,16 @@ def _import_markups(args) -> int:
 def _report(args) -> int:
     from osteoplan.ui.report_pdf import report_command
 
+    if args.threshold_defaults:
+        _install_threshold_defaults(Path(args.threshold_defaults))
     return report_command(args.plan, args.out, identify=args.identify, progress_lines=args.progress,
                           plan_label=args.plan_label)
+
+
+def _install_threshold_defaults(path: Path) -> None:
+    from osteoplan.core.structures import set_user_threshold_defaults
+
+    try:
+        set_user_threshold_defaults(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise UsageError(f"threshold defaults {path}: {exc}") from None

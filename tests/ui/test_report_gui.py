@@ -44,3 +44,20 @@ def test_export_to_a_missing_folder_says_so(window, tmp_path):
     assert export_report_in_background(window, str(tmp_path / "missing" / "r.pdf"), identify=False) is None
     title, text = window.last_message
     assert title == "Report not written" and "does not exist" in text
+
+
+def test_the_report_warns_with_the_preferences_in_force(window, tmp_path, qtbot):
+    """The child process that writes the report gets the user's default thresholds (Preferences)."""
+    from osteoplan.core.structures import set_user_threshold_defaults
+
+    session, _ = open_plan_session(dicom_plan(tmp_path))
+    window.set_case(session.case, session)
+    set_user_threshold_defaults({"skin": {"needle": (1000.0, None)}})  # every needle crosses the skin: a warning
+    try:
+        out = tmp_path / "report.pdf"
+        assert export_report_in_background(window, str(out), identify=False) is not None
+        qtbot.waitUntil(lambda: "Report written" in window.statusBar().currentMessage(), timeout=240_000)
+    finally:
+        set_user_threshold_defaults({})
+    text = " ".join(" ".join(p.extract_text().split()) for p in pypdf.PdfReader(str(out)).pages)
+    assert "[your settings]" in text and "1000 mm" in text

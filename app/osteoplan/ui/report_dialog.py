@@ -7,6 +7,7 @@ offscreen at print size, and the planning window stays usable and unchanged mean
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
                                QPushButton, QVBoxLayout)
 
 from osteoplan.core.errors import OsteoPlanError
+from osteoplan.core.structures import user_threshold_defaults
 from osteoplan.ui.report_pdf import PROGRESS_PREFIX, ReportError, check_output_path
 
 if TYPE_CHECKING:
@@ -117,6 +119,10 @@ def export_report_in_background(window: "MainWindow", out_path: str, identify: b
         " (with unsaved changes)" if unsaved else "")
     command = [*_osteoplan_command(), "report", str(plan_copy), "--out", str(out), "--progress",
                "--plan-label", label, *(["--identify"] if identify else [])]
+    if user_threshold_defaults():  # the Preferences in force here, so that the report warns as the window does
+        defaults_file = folder / "threshold-defaults.json"
+        defaults_file.write_text(json.dumps(user_threshold_defaults()), encoding="utf-8")
+        command += ["--threshold-defaults", str(defaults_file)]
 
     def work(progress):
         # offscreen whatever this process runs on: the child never shows a window
