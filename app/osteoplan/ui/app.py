@@ -74,7 +74,7 @@ def start_gui(path: str | None = None, demo: str | None = None):
     event loop runs."""
     configure_rendering_environment()
     app = create_application()
-    if not path:
+    if demo and not path:
         # Read the demo case while the window is being built (it is memoised in core.demo).
         from osteoplan.core.demo import load_demo_case
 
