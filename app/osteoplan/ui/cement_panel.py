@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.injection import Injection, portions_of
 from osteoplan.ui.plan_item_panel import PlanItemPanel, row_table
+from osteoplan.ui.tasks import busy_cursor
 
 COLUMNS = ("Injection", "Trocar", "Volume", "Portions", "Viscosity", "Filled", "Lesion", "Bone")
 DEFAULT_VOLUME_ML = 4.0  # lumbar vertebroplasty typically 4-6 mL (docs/domain.md, Belkoff 2001)
@@ -71,7 +72,8 @@ class CementPanel(PlanItemPanel):
         from osteoplan.core.cement_session import injection_report
 
         try:
-            return injection_report(self.session)
+            with busy_cursor():
+                return injection_report(self.session)
         except (OsteoPlanError, ValueError, KeyError) as exc:
             self.timeline.setText(f"Cement not simulated: {exc}")
             return None

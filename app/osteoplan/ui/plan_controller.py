@@ -27,6 +27,7 @@ from osteoplan.render.needles import (
     NeedleTubes3D,
 )
 from osteoplan.ui.style import NEEDLE_COLORS, PLACEMENT_COLOR, THERMOCOUPLE_COLOR, VIRTUAL_TIP_COLOR
+from osteoplan.ui.tasks import busy_cursor
 
 HANDLE_PICK_PX = 9.0
 BODY_PICK_PX = 6.0
@@ -179,7 +180,8 @@ class PlanController(QObject):
         from osteoplan.core.cement_session import solve
 
         try:
-            solution = solve(self.session)
+            with busy_cursor():  # a new tip, volume or viscosity re-solves (cached otherwise)
+                solution = solve(self.session)
             volumes = {i.id: self.cement_preview_ml.get(i.id, i.volume_ml) for i in self.session.plan.injections}
             fill = solution.fill(volumes)
         except (OsteoPlanError, ValueError, KeyError):

@@ -1,11 +1,22 @@
-"""Run slow core work (loading, generating the demo) off the UI thread, with progress."""
+"""Slow core work: off the UI thread with progress (loading, generating the demo), or a wait cursor when it must stay on it."""
 
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtWidgets import QApplication
 
+
+@contextmanager
+def busy_cursor() -> Iterator[None]:
+    """A wait cursor while the UI thread does work that can take a second (a cement re-solve)."""
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
+        QApplication.restoreOverrideCursor()
 
 
 class _TaskSignals(QObject):
