@@ -144,6 +144,20 @@ SUBCOMMANDS = ("info", "phantom", "screenshot", "check", "devices", "simulate", 
                "propose")
 
 
+def _warn(notes) -> None:
+    """Notes about the input (a resampled series, a missing label map...): one stderr line each."""
+    for note in notes:
+        print(f"osteoplan: warning: {note}", file=sys.stderr)
+
+
+def _open_plan_session(plan_path: str):
+    from osteoplan.core.session import open_plan_session
+
+    session, notes = open_plan_session(plan_path)
+    _warn(notes)
+    return session
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -217,19 +231,14 @@ def _screenshot(args) -> int:
     size = _parse_size(args.size)
     session = None
     if args.plan:
-        from osteoplan.core.session import open_plan_session
-
-        session, warnings = open_plan_session(args.plan)
+        session = _open_plan_session(args.plan)
         case = session.case
-        for warning in warnings:
-            print(f"osteoplan: warning: {warning}", file=sys.stderr)
     elif args.path:
         from osteoplan.core.io import load_image
 
         loaded = load_image(args.path)
         case = Case(ct=loaded.volume, source=args.path, warnings=tuple(loaded.warnings))
-        for warning in loaded.warnings:
-            print(f"osteoplan: warning: {warning}", file=sys.stderr)
+        _warn(loaded.warnings)
     else:
         from osteoplan.core.demo import load_demo_case
 
@@ -248,12 +257,8 @@ def _screenshot(args) -> int:
 def _check(args) -> int:
     from osteoplan.core.plan_check import check_plan
     from osteoplan.core.safety import Severity
-    from osteoplan.core.session import open_plan_session
-
-    session, notes = open_plan_session(args.plan)
+    session = _open_plan_session(args.plan)
     report = check_plan(session, args.plan)
-    for note in notes:
-        print(f"osteoplan: warning: {note}", file=sys.stderr)
     stop = any(w["severity"] == Severity.STOP.value for w in report["warnings"])
     if args.json:
         print(json.dumps(report))
@@ -288,8 +293,7 @@ def _devices(args) -> int:
     from osteoplan.core.devices import device_catalog
 
     catalog = device_catalog()
-    for problem in catalog.problems:
-        print(f"osteoplan: warning: {problem}", file=sys.stderr)
+    _warn(catalog.problems)
     if args.json:
         print(json.dumps(catalog.listing()))
         return 0
@@ -309,11 +313,7 @@ def _devices(args) -> int:
 def _simulate_cement(args) -> int:
     from osteoplan.core.cement import CementError
     from osteoplan.core.cement_session import injection_report, portion_lines
-    from osteoplan.core.session import open_plan_session
-
-    session, notes = open_plan_session(args.plan)
-    for note in notes:
-        print(f"osteoplan: warning: {note}", file=sys.stderr)
+    session = _open_plan_session(args.plan)
     if args.monte_carlo < 0:
         raise CementError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
     report = injection_report(session, monte_carlo=args.monte_carlo)
@@ -342,7 +342,6 @@ def _simulate(args) -> int:
         return _simulate_cement(args)
     from osteoplan.core.ablation_warnings import simulate_report
     from osteoplan.core.safety import Severity
-    from osteoplan.core.session import open_plan_session
 
     if args.refine:
         from osteoplan.core.ablation_refine import bioheat_available
@@ -350,9 +349,7 @@ def _simulate(args) -> int:
         if not bioheat_available():
             raise UsageError("--refine: the bioheat model is unavailable in this build (osteoplan.core.bioheat "
                              "is missing); run without --refine for the table model")
-    session, notes = open_plan_session(args.plan)
-    for note in notes:
-        print(f"osteoplan: warning: {note}", file=sys.stderr)
+    session = _open_plan_session(args.plan)
     if args.refine:
         from osteoplan.core.ablation_refine import refined_report
 
@@ -400,11 +397,8 @@ def _export(args) -> int:
         if not written:
             print(f"osteoplan: warning: {args.plan} has no paths; no markups file written", file=sys.stderr)
     if args.labels:
-        from osteoplan.core.session import open_plan_session
-
-        session, notes = open_plan_session(args.plan)
-        for note in [*notes, *session.structure_notes]:
-            print(f"osteoplan: warning: {note}", file=sys.stderr)
+        session = _open_plan_session(args.plan)
+        _warn(session.structure_notes)
         for path in export_segmentation(session.structures, session.case.ct, args.labels):
             print(path)
     return 0
@@ -418,8 +412,7 @@ def _import_markups(args) -> int:
 
     loaded, catalog = load_plan(args.into), device_catalog()
     imported = import_markups(args.files, loaded.plan, catalog)  # every file read before the plan changes
-    for note in imported.notes:
-        print(f"osteoplan: warning: {note}", file=sys.stderr)
+    _warn(imported.notes)
     if imported.trajectories:
         add_imported(PlanEditor(loaded.plan, catalog=catalog), imported)
         save_plan(loaded.plan, args.into)
