@@ -76,3 +76,11 @@ def test_a_target_outside_the_image_is_explained_not_searched(window, qtbot):
     panel.propose()
     assert not panel.running and panel.result is None
     assert "outside the image" in panel.details.text()
+
+
+def test_the_legend_names_the_pedicle_only_for_a_technique_through_it(window):
+    panel = window.proposals_panel
+    panel.set_inputs("lesion", "transpedicular")
+    assert "misses the pedicle" in panel.legend.text()
+    panel.set_inputs("lesion", "transcortical")
+    assert "misses the pedicle" not in panel.legend.text() and "stop structure" in panel.legend.text()

@@ -98,11 +98,13 @@ class ProposalsPanel(QWidget):
             buttons.addWidget(widget)
         buttons.addStretch(1)
         layout.addLayout(buttons)
-        self.legend = QLabel(_legend_html())
+        self.legend = QLabel()
         self.legend.setObjectName("risk_legend")
         self.legend.setWordWrap(True)  # never widens the dock
         self.legend.setToolTip(self.risk_check.toolTip())
         layout.addWidget(self.legend)
+        self.technique_combo.currentIndexChanged.connect(self._show_legend)
+        self._show_legend()
         self.table = row_table("proposals_table", COLUMNS)
         layout.addWidget(self.table, 1)
         self.details = details_label("proposal_details", "Choose a target and a technique, then <i>Propose</i>.")
@@ -252,6 +254,10 @@ class ProposalsPanel(QWidget):
             self.window.viewer.set_cursor(np.asarray(chosen[0].target_lps))  # slices through the tip
         self._update_buttons()
 
+    def _show_legend(self) -> None:
+        rule = proposal_settings().techniques[self.technique_combo.currentData()]
+        self.legend.setText(_legend_html(rule.through_pedicle))
+
     def set_preview(self, candidates: list[Candidate]) -> None:
         """Draw the candidates as needles in every view (coloured by score), not in the plan."""
         self.preview = [NeedleGraphic(f"proposal{i}", np.asarray(c.entry_lps), np.asarray(c.target_lps),
@@ -335,14 +341,15 @@ class ProposalsPanel(QWidget):
         self.clear_button.setEnabled(self.result is not None or bool(self.preview))
 
 
-def _legend_html() -> str:
-    """The risk map's colours, as dots in the panel."""
+def _legend_html(through_pedicle: bool) -> str:
+    """The risk map's colours, as dots in the panel (the pedicle's only for a technique through it)."""
     def dot(rgb) -> str:
         return "<span style='color:#%02x%02x%02x'>&#9679;</span>" % tuple(int(255 * c) for c in rgb)
 
     safe, closer = score_rgb([1.0])[0], score_rgb([0.45])[0]
+    pedicle = f" {dot(PEDICLE_RGB)} misses the pedicle" if through_pedicle else ""
     return (f"Risk map (3-D, on the skin): {dot(safe)} safest {dot(closer)} closer to a structure "
-            f"{dot(STOP_RGB)} stop structure on the path {dot(PEDICLE_RGB)} misses the pedicle")
+            f"{dot(STOP_RGB)} stop structure on the path{pedicle}")
 
 
 def _qcolor(r: float, g: float, b: float):
