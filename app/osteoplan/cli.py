@@ -150,6 +150,14 @@ def _warn(notes) -> None:
         print(f"osteoplan: warning: {note}", file=sys.stderr)
 
 
+def _print_warnings(warnings: list[dict], stop: bool, stop_verdict: str) -> int:
+    """The text output's warning lines and verdict; returns the exit code."""
+    for warning in warnings:
+        print(f"  {warning['severity'].upper():4} {warning['message']}")
+    print(f"STOP: {stop_verdict}" if stop else "No stop warning.")
+    return EXIT_STOP if stop else 0
+
+
 def _open_plan_session(plan_path: str):
     from osteoplan.core.session import open_plan_session
 
@@ -273,10 +281,7 @@ def _check(args) -> int:
         for spindle in item["spindles"]:
             print(f"      spindle {spindle['id']}: {'anchored' if spindle['anchored'] else 'NOT anchored'} "
                   f"({spindle['anchorage_mm']:.1f} mm in healthy bone)")
-    for warning in report["warnings"]:
-        print(f"  {warning['severity'].upper():4} {warning['message']}")
-    print("STOP: the plan has at least one stop warning." if stop else "No stop warning.")
-    return EXIT_STOP if stop else 0
+    return _print_warnings(report["warnings"], stop, "the plan has at least one stop warning.")
 
 
 def _propose(args) -> int:
@@ -331,10 +336,7 @@ def _simulate_cement(args) -> int:
             print(f"      {g['kind']} -> {g['into']} at {g['reached_at_ml']:.2f} mL")
         for line in portion_lines(session, item["id"]):  # stepwise injection: what each portion reaches
             print(f"      {line}")
-    for warning in report["warnings"]:
-        print(f"  {warning['severity'].upper():4} {warning['message']}")
-    print("STOP: at least one injection has a stop warning." if stop else "No stop warning.")
-    return EXIT_STOP if stop else 0
+    return _print_warnings(report["warnings"], stop, "at least one injection has a stop warning.")
 
 
 def _simulate(args) -> int:
@@ -373,10 +375,7 @@ def _simulate(args) -> int:
         for structure in item["structures"][:8]:
             peak = "" if structure["peak_c"] is None else f", peak {structure['peak_c']:.1f} °C"
             print(f"      {structure['name']}: {structure['distance_mm']:.1f} mm{peak}")
-    for warning in report["warnings"]:
-        print(f"  {warning['severity'].upper():4} {warning['message']}")
-    print("STOP: at least one ablation has a stop warning." if stop else "No stop warning.")
-    return EXIT_STOP if stop else 0
+    return _print_warnings(report["warnings"], stop, "at least one ablation has a stop warning.")
 
 
 def _export(args) -> int:
