@@ -7,12 +7,12 @@ import json
 import pytest
 
 from osteoplan.cli import main
-from osteoplan.core.demo import load_demo_case
-from osteoplan.core.io.plan_file import save_plan
-from osteoplan.core.phantom import landmarks
+from osteoplan.core.imaging.demo import load_demo_case
+from osteoplan.core.files.plan_file import save_plan
+from osteoplan.core.imaging.phantom import landmarks
 from osteoplan.core.session import PlanSession
-from osteoplan.core.templates import bilateral_transpedicular
-from osteoplan.core.trajectory import TrajectoryKind
+from osteoplan.core.planning.templates import bilateral_transpedicular
+from osteoplan.core.planning.trajectory import TrajectoryKind
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from osteoplan.cli import main
-from osteoplan.core.devices import device_catalog
+from osteoplan.core.planning.devices import device_catalog
 
 CONTRACT_KEYS = ("id", "kind", "name", "outer_diameter_mm", "length_mm", "source", "verified")
 

@@ -7,9 +7,9 @@ import json
 import SimpleITK as sitk
 
 from osteoplan.cli import main
-from osteoplan.core.io.plan_file import load_plan, save_plan
-from osteoplan.core.plan import ImageRef, Plan
-from osteoplan.core.trajectory import Side, Spindle, Trajectory, TrajectoryKind
+from osteoplan.core.files.plan_file import load_plan, save_plan
+from osteoplan.core.planning.plan import ImageRef, Plan
+from osteoplan.core.planning.trajectory import Side, Spindle, Trajectory, TrajectoryKind
 
 
 def _plan_files(tmp_path):

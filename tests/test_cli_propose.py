@@ -7,9 +7,9 @@ import json
 import pytest
 
 from osteoplan.cli import SUBCOMMANDS, main
-from osteoplan.core.io.plan_file import save_plan
-from osteoplan.core.phantom import landmarks
-from osteoplan.core.plan import ImageRef, Plan
+from osteoplan.core.files.plan_file import save_plan
+from osteoplan.core.imaging.phantom import landmarks
+from osteoplan.core.planning.plan import ImageRef, Plan
 
 CANDIDATE_KEYS = {"entry_lps", "target_lps", "min_margin_mm", "closest_structure", "score"}
 

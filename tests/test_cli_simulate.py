@@ -6,7 +6,7 @@ import json
 
 
 from osteoplan.cli import main
-from osteoplan.core.phantom import landmarks
+from osteoplan.core.imaging.phantom import landmarks
 
 SPINE = landmarks("spine")
 ITEM_KEYS = {"id", "trajectory", "device", "model", "verified", "lethal_zone", "lesion_coverage", "min_margin_mm",
@@ -76,7 +76,7 @@ def test_a_plan_with_an_unknown_setting_is_one_line_and_exit_2(tmp_path, capsys)
 
 
 def test_refine_without_the_bioheat_module_is_a_clear_error(tmp_path, capsys, monkeypatch):
-    import osteoplan.core.ablation_refine as refine
+    import osteoplan.core.ablation.refine as refine
 
     monkeypatch.setattr(refine, "bioheat_available", lambda: False)
     assert main(["simulate", "ablation", str(_plan(tmp_path)), "--refine", "--json"]) == 2

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from osteoplan.cli import main
-from osteoplan.core.phantom import landmarks
+from osteoplan.core.imaging.phantom import landmarks
 
 SPINE = landmarks("spine")
 
@@ -58,7 +58,7 @@ def test_simulate_cement_monte_carlo_fills_probabilities(tmp_path, capsys):
 
 
 def test_monte_carlo_keeps_the_cached_deterministic_solution():
-    from osteoplan.core.cement_session import injection_report, solve
+    from osteoplan.core.cement.simulation import injection_report, solve
     from osteoplan.core.session import open_plan_session
     import tempfile, pathlib
 

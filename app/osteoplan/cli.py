@@ -27,7 +27,7 @@ import traceback
 from pathlib import Path
 
 from osteoplan import __version__
-from osteoplan.core.demo import DEMO_CASES
+from osteoplan.core.imaging.demo import DEMO_CASES
 from osteoplan.core.errors import OsteoPlanError
 
 EXIT_STOP = 1  # `check`: the plan has a stop warning
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _info(args) -> int:
-    from osteoplan.core.io import describe_image
+    from osteoplan.core.imaging.io import describe_image
 
     report = describe_image(args.path)
     if args.json:
@@ -214,7 +214,7 @@ def _info(args) -> int:
 
 
 def _phantom(args) -> int:
-    from osteoplan.core.phantom import write_phantom
+    from osteoplan.core.imaging.phantom import write_phantom
 
     for path in write_phantom(args.case, Path(args.out_dir)):
         print(path)
@@ -232,7 +232,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _screenshot(args) -> int:
-    from osteoplan.core.case import Case
+    from osteoplan.core.imaging.case import Case
 
     if sum(bool(x) for x in (args.path, args.demo, args.plan)) > 1:
         raise UsageError("give one of PATH, --demo or --plan")
@@ -242,13 +242,13 @@ def _screenshot(args) -> int:
         session = _open_plan_session(args.plan)
         case = session.case
     elif args.path:
-        from osteoplan.core.io import load_image
+        from osteoplan.core.imaging.io import load_image
 
         loaded = load_image(args.path)
         case = Case(ct=loaded.volume, source=args.path, warnings=tuple(loaded.warnings))
         _warn(loaded.warnings)
     else:
-        from osteoplan.core.demo import load_demo_case
+        from osteoplan.core.imaging.demo import load_demo_case
 
         case = load_demo_case(args.demo or "spine")
     if args.view.startswith(("needle:", "drr:")):
@@ -263,8 +263,8 @@ def _screenshot(args) -> int:
 
 
 def _check(args) -> int:
-    from osteoplan.core.plan_check import check_plan
-    from osteoplan.core.safety import Severity
+    from osteoplan.core.report.check import check_plan
+    from osteoplan.core.safety.warnings import Severity
     session = _open_plan_session(args.plan)
     report = check_plan(session, args.plan)
     stop = any(w["severity"] == Severity.STOP.value for w in report["warnings"])
@@ -285,7 +285,7 @@ def _check(args) -> int:
 
 
 def _propose(args) -> int:
-    from osteoplan.core.proposals import propose_command
+    from osteoplan.core.proposals.propose import propose_command
 
     result, lines = propose_command(args.plan, args.target, args.lesion, args.technique, args.count)
     print(json.dumps(result.as_json()) if args.json else "\n".join(lines))
@@ -295,7 +295,7 @@ def _propose(args) -> int:
 
 
 def _devices(args) -> int:
-    from osteoplan.core.devices import device_catalog
+    from osteoplan.core.planning.devices import device_catalog
 
     catalog = device_catalog()
     _warn(catalog.problems)
@@ -316,8 +316,8 @@ def _devices(args) -> int:
 
 
 def _simulate_cement(args) -> int:
-    from osteoplan.core.cement import CementError
-    from osteoplan.core.cement_session import injection_report, portion_lines
+    from osteoplan.core.cement.spread import CementError
+    from osteoplan.core.cement.simulation import injection_report, portion_lines
     session = _open_plan_session(args.plan)
     if args.monte_carlo < 0:
         raise CementError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
@@ -342,18 +342,18 @@ def _simulate_cement(args) -> int:
 def _simulate(args) -> int:
     if args.what == "cement":
         return _simulate_cement(args)
-    from osteoplan.core.ablation_warnings import simulate_report
-    from osteoplan.core.safety import Severity
+    from osteoplan.core.ablation.warnings import simulate_report
+    from osteoplan.core.safety.warnings import Severity
 
     if args.refine:
-        from osteoplan.core.ablation_refine import bioheat_available
+        from osteoplan.core.ablation.refine import bioheat_available
 
         if not bioheat_available():
-            raise UsageError("--refine: the bioheat model is unavailable in this build (osteoplan.core.bioheat "
+            raise UsageError("--refine: the bioheat model is unavailable in this build (osteoplan.core.ablation.bioheat "
                              "is missing); run without --refine for the table model")
     session = _open_plan_session(args.plan)
     if args.refine:
-        from osteoplan.core.ablation_refine import refined_report
+        from osteoplan.core.ablation.refine import refined_report
 
         report = refined_report(session)
     else:
@@ -379,10 +379,10 @@ def _simulate(args) -> int:
 
 
 def _export(args) -> int:
-    from osteoplan.core.devices import device_catalog
-    from osteoplan.core.io.plan_file import load_plan
-    from osteoplan.core.io.slicer_markups import export_markups
-    from osteoplan.core.io.slicer_segmentation import check_export_path, export_segmentation
+    from osteoplan.core.planning.devices import device_catalog
+    from osteoplan.core.files.plan_file import load_plan
+    from osteoplan.core.files.slicer_markups import export_markups
+    from osteoplan.core.files.slicer_segmentation import check_export_path, export_segmentation
 
     if not args.markups and not args.labels:
         raise UsageError("export: give --markups OUT_DIR and/or --labels OUT.seg.nrrd")
@@ -404,10 +404,10 @@ def _export(args) -> int:
 
 
 def _import_markups(args) -> int:
-    from osteoplan.core.devices import device_catalog
-    from osteoplan.core.editing import PlanEditor
-    from osteoplan.core.io.plan_file import load_plan, save_plan
-    from osteoplan.core.io.slicer_markups import add_imported, import_markups
+    from osteoplan.core.planning.devices import device_catalog
+    from osteoplan.core.planning.editing import PlanEditor
+    from osteoplan.core.files.plan_file import load_plan, save_plan
+    from osteoplan.core.files.slicer_markups import add_imported, import_markups
 
     loaded, catalog = load_plan(args.into), device_catalog()
     imported = import_markups(args.files, loaded.plan, catalog)  # every file read before the plan changes
@@ -436,7 +436,7 @@ def _report(args) -> int:
 
 
 def _install_threshold_defaults(path: Path) -> None:
-    from osteoplan.core.structures import set_user_threshold_defaults
+    from osteoplan.core.safety.structures import set_user_threshold_defaults
 
     try:
         set_user_threshold_defaults(json.loads(path.read_text(encoding="utf-8")))

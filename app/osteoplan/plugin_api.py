@@ -16,7 +16,7 @@ Groups
     ``id`` (lower case; prefix your ids, they share one namespace), ``kind``, ``name``,
     ``outer_diameter_mm``, ``length_mm``, ``gauge``, ``source``, ``verified``, ``notes``;
     ablation probes add ``active_tip_mm``, ``settings`` and ``zone_model``. Validated by
-    `osteoplan.core.devices`; an id already taken is skipped.
+    `osteoplan.core.planning.devices`; an id already taken is skipped.
 ``osteoplan.ablation_models`` (`ABLATION_MODELS`, protocol `AblationZoneModel`)
     ``model(request: ZoneRequest) -> AblationZone``: the zone of one ablation. A probe
     chooses its model by entry-point name in its ``zone_model`` field (default
@@ -52,10 +52,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from osteoplan.core.ablation import AblationZone
-    from osteoplan.core.ablation_models import ZoneRequest
-    from osteoplan.core.cement import CementModel
-    from osteoplan.core.volume import Volume
+    from osteoplan.core.ablation.zones import AblationZone
+    from osteoplan.core.ablation.models import ZoneRequest
+    from osteoplan.core.cement.spread import CementModel
+    from osteoplan.core.imaging.volume import Volume
 
 API_VERSION = 1
 
@@ -82,11 +82,11 @@ class DeviceCatalogProvider(Protocol):
 class AblationZoneModel(Protocol):
     """What an ``osteoplan.ablation_models`` entry point loads: ``model(request) -> AblationZone``.
 
-    `request` (`osteoplan.core.ablation_models.ZoneRequest`) holds the ``case`` (CT and
+    `request` (`osteoplan.core.ablation.models.ZoneRequest`) holds the ``case`` (CT and
     labels), the ``trajectory``, the ``probe`` (`AblationProbe`), its ``setting``
     (`AblationSetting`) and ``offset_mm``, with ``tip_lps`` and ``axis`` (unit, entry ->
     tip) ready. The zone must lie on ``request.case.ct``'s grid; build it with
-    `osteoplan.core.ablation.rasterize_zone` (ellipsoids) or `AblationZone` directly.
+    `osteoplan.core.ablation.zones.rasterize_zone` (ellipsoids) or `AblationZone` directly.
     Optional attribute ``model_name``: the name reports show (default: the entry-point name).
     """
 
@@ -96,7 +96,7 @@ class AblationZoneModel(Protocol):
 class CementModelProvider(Protocol):
     """What an ``osteoplan.cement_models`` entry point loads: ``provider() -> CementModel | dict``.
 
-    The parameters of the front-propagation spread model (`osteoplan.core.cement.CementModel`:
+    The parameters of the front-propagation spread model (`osteoplan.core.cement.spread.CementModel`:
     density, porosity, permeability, viscosities, what lies outside bone), validated at load.
     """
 

@@ -1,9 +1,9 @@
-"""Built-in ablation zone model: the catalog's zone table (`osteoplan.core.ablation.compute_zone`)."""
+"""Built-in ablation zone model: the catalog's zone table (`osteoplan.core.ablation.zones.compute_zone`)."""
 
 from __future__ import annotations
 
-from osteoplan.core.ablation import AblationZone
-from osteoplan.core.ablation_models import ZoneRequest
+from osteoplan.core.ablation.zones import AblationZone
+from osteoplan.core.ablation.models import ZoneRequest
 
 
 def table_zone(request: ZoneRequest) -> AblationZone:

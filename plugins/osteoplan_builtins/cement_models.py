@@ -1,8 +1,8 @@
-"""Built-in cement-spread model: the parameters in resources/cement_model.json (`osteoplan.core.cement`)."""
+"""Built-in cement-spread model: the parameters in resources/cement_model.json (`osteoplan.core.cement.spread`)."""
 
 from __future__ import annotations
 
-from osteoplan.core.cement import CementModel, cement_model
+from osteoplan.core.cement.spread import CementModel, cement_model
 
 
 def spread_parameters() -> CementModel:

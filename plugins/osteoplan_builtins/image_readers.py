@@ -1,14 +1,14 @@
 """Built-in image reader: DICOM series and files, NIfTI, NRRD and MetaImage through SimpleITK
-(`osteoplan.core.io`). OsteoPlan reads these formats directly; the entry point makes the same
+(`osteoplan.core.imaging.io`). OsteoPlan reads these formats directly; the entry point makes the same
 reader available through the plugin API, beside the readers plugins add."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from osteoplan.core.io import load_image
-from osteoplan.core.io.common import DICOM_SUFFIXES, IMAGE_SUFFIXES, is_dicom_file, suffix_of
-from osteoplan.core.volume import Volume
+from osteoplan.core.imaging.io import load_image
+from osteoplan.core.imaging.io.common import DICOM_SUFFIXES, IMAGE_SUFFIXES, is_dicom_file, suffix_of
+from osteoplan.core.imaging.volume import Volume
 
 
 class SimpleITKReader:

@@ -22,11 +22,11 @@ sys.path[:0] = [str(REPO / "app"), str(REPO)]
 
 import numpy as np  # noqa: E402
 
-from osteoplan.core.ablation import Ablation, compute_zone  # noqa: E402
-from osteoplan.core.case import Case  # noqa: E402
-from osteoplan.core.devices import device_catalog  # noqa: E402
-from osteoplan.core.io import LabelMap  # noqa: E402
-from osteoplan.core.phantom import build_phantom  # noqa: E402
+from osteoplan.core.ablation.zones import Ablation, compute_zone  # noqa: E402
+from osteoplan.core.imaging.case import Case  # noqa: E402
+from osteoplan.core.planning.devices import device_catalog  # noqa: E402
+from osteoplan.core.imaging.io import LabelMap  # noqa: E402
+from osteoplan.core.imaging.phantom import build_phantom  # noqa: E402
 from osteoplan.core.session import PlanSession  # noqa: E402
 
 TARGET_MS = 16.0

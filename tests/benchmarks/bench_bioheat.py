@@ -23,10 +23,10 @@ sys.path[:0] = [str(REPO / "app"), str(REPO)]
 
 import numpy as np  # noqa: E402
 
-from osteoplan.core.bioheat import ZoneSpec, arrhenius_threshold_c, refine_zone  # noqa: E402
-from osteoplan.core.case import Case  # noqa: E402
-from osteoplan.core.io import LabelMap  # noqa: E402
-from osteoplan.core.volume import Volume  # noqa: E402
+from osteoplan.core.ablation.bioheat import ZoneSpec, arrhenius_threshold_c, refine_zone  # noqa: E402
+from osteoplan.core.imaging.case import Case  # noqa: E402
+from osteoplan.core.imaging.io import LabelMap  # noqa: E402
+from osteoplan.core.imaging.volume import Volume  # noqa: E402
 
 TARGET_S = 3.0
 
@@ -70,8 +70,8 @@ def timing() -> None:
 
 
 def groetz() -> None:
-    from osteoplan.core.phantom import build_phantom, landmarks, pedicle_axes
-    from osteoplan.core.phantom.vertebra import LEVEL_Z
+    from osteoplan.core.imaging.phantom import build_phantom, landmarks, pedicle_axes
+    from osteoplan.core.imaging.phantom.vertebra import LEVEL_Z
 
     phantom = build_phantom("spine", spacing_mm=1.0)
     case = Case(phantom.ct, LabelMap(phantom.labels, phantom.label_names))

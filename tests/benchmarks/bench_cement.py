@@ -16,11 +16,11 @@ import time
 
 import numpy as np
 
-from osteoplan.core.case import Case
-from osteoplan.core.cement_session import solve
-from osteoplan.core.injection import Injection
-from osteoplan.core.io.labels import LabelMap
-from osteoplan.core.phantom import build_phantom
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.cement.simulation import solve
+from osteoplan.core.planning.injection import Injection
+from osteoplan.core.imaging.io.labels import LabelMap
+from osteoplan.core.imaging.phantom import build_phantom
 from osteoplan.core.session import PlanSession
 
 SOLVE_TARGET_S, QUERY_TARGET_S = 1.0, 0.020

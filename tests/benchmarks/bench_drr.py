@@ -29,8 +29,8 @@ sys.path[:0] = [str(REPO / "app"), str(REPO)]
 
 import numpy as np  # noqa: E402
 
-from osteoplan.core.fluoro import CArm, attenuation_volume, bulls_eye_angles, compute_drr, drr_display  # noqa: E402
-from osteoplan.core.volume import Volume  # noqa: E402
+from osteoplan.core.fluoro.drr import CArm, attenuation_volume, bulls_eye_angles, compute_drr, drr_display  # noqa: E402
+from osteoplan.core.imaging.volume import Volume  # noqa: E402
 
 TARGET_MS = 100.0
 

@@ -29,7 +29,7 @@ sys.path[:0] = [str(REPO / "app"), str(REPO)]
 import numpy as np  # noqa: E402
 import SimpleITK as sitk  # noqa: E402
 
-from osteoplan.core.io import load_dicom_series  # noqa: E402
+from osteoplan.core.imaging.io import load_dicom_series  # noqa: E402
 from tests.fixtures.images import body_phantom, write_dicom_series  # noqa: E402
 
 ROWS = COLS = 512
@@ -39,7 +39,7 @@ MEMORY_PROBE = r"""
 import json, resource, sys
 sys.path[:0] = [sys.argv[3], sys.argv[4]]
 import numpy as np, SimpleITK as sitk
-from osteoplan.core.io import load_dicom_series
+from osteoplan.core.imaging.io import load_dicom_series
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if sys.argv[2] == "osteoplan":
     array = load_dicom_series(sys.argv[1]).volume.array

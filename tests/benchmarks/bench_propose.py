@@ -23,11 +23,11 @@ sys.path[:0] = [str(REPO / "app"), str(REPO)]
 
 import numpy as np  # noqa: E402
 
-from osteoplan.core.demo import load_demo_case  # noqa: E402
-from osteoplan.core.phantom import landmarks  # noqa: E402
-from osteoplan.core.proposals import proposal_settings, propose_paths, target_at_point, target_of_lesion  # noqa: E402
+from osteoplan.core.imaging.demo import load_demo_case  # noqa: E402
+from osteoplan.core.imaging.phantom import landmarks  # noqa: E402
+from osteoplan.core.proposals.propose import proposal_settings, propose_paths, target_at_point, target_of_lesion  # noqa: E402
 from osteoplan.core.session import PlanSession  # noqa: E402
-from osteoplan.core.structure_warnings import trajectory_distances  # noqa: E402
+from osteoplan.core.safety.structure_warnings import trajectory_distances  # noqa: E402
 
 TARGET_S = 2.0
 

@@ -29,13 +29,13 @@ sys.path[:0] = [str(REPO / "app"), str(REPO)]
 import numpy as np  # noqa: E402
 import SimpleITK as sitk  # noqa: E402
 
-from osteoplan.core.case import Case  # noqa: E402
-from osteoplan.core.io import LabelMap  # noqa: E402
-from osteoplan.core.phantom import build_phantom  # noqa: E402
-from osteoplan.core.readouts import ReadoutEngine  # noqa: E402
-from osteoplan.core.templates import bilateral_transpedicular  # noqa: E402
-from osteoplan.core.trajectory import Spindle  # noqa: E402
-from osteoplan.core.volume import Volume  # noqa: E402
+from osteoplan.core.imaging.case import Case  # noqa: E402
+from osteoplan.core.imaging.io import LabelMap  # noqa: E402
+from osteoplan.core.imaging.phantom import build_phantom  # noqa: E402
+from osteoplan.core.planning.readouts import ReadoutEngine  # noqa: E402
+from osteoplan.core.planning.templates import bilateral_transpedicular  # noqa: E402
+from osteoplan.core.planning.trajectory import Spindle  # noqa: E402
+from osteoplan.core.imaging.volume import Volume  # noqa: E402
 
 TARGET_MS = 16.0
 SIZE = (512, 512, 400)

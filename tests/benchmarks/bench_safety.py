@@ -28,10 +28,10 @@ sys.path[:0] = [str(REPO / "app"), str(REPO)]
 
 import numpy as np  # noqa: E402
 
-from osteoplan.core.distances import DistanceFields, needle_structure_distances  # noqa: E402
-from osteoplan.core.structure_warnings import distance_warning  # noqa: E402
-from osteoplan.core.structures import case_structures  # noqa: E402
-from osteoplan.core.templates import bilateral_transpedicular  # noqa: E402
+from osteoplan.core.safety.distances import DistanceFields, needle_structure_distances  # noqa: E402
+from osteoplan.core.safety.structure_warnings import distance_warning  # noqa: E402
+from osteoplan.core.safety.structures import case_structures  # noqa: E402
+from osteoplan.core.planning.templates import bilateral_transpedicular  # noqa: E402
 from tests.benchmarks.bench_readouts import big_case, report, time_session_moves  # noqa: E402
 
 RADIUS_11G_MM = 3.048 / 2

@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     runs = parser.parse_args().runs
     # warm the phantom cache (and the OS file cache) once
-    from osteoplan.core.demo import load_demo_case
+    from osteoplan.core.imaging.demo import load_demo_case
 
     load_demo_case("spine")
     _time([sys.executable, "-c", CHILD])

@@ -7,18 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from osteoplan.core.ablation import Ablation, AblationError, Thermocouple, compute_zone
-from osteoplan.core.ablation_analysis import lesion_coverage, peak_temperature, zone_structure_distances
-from osteoplan.core.case import Case
-from osteoplan.core.devices import AblationProbe, DeviceKind, device_catalog, parse_device
-from osteoplan.core.distances import DistanceFields
-from osteoplan.core.io import LabelMap
-from osteoplan.core.io.plan_file import PlanFileError, load_plan, plan_from_dict, plan_to_dict, save_plan
-from osteoplan.core.phantom import build_phantom
-from osteoplan.core.safety import Severity
+from osteoplan.core.ablation.zones import Ablation, AblationError, Thermocouple, compute_zone
+from osteoplan.core.ablation.analysis import lesion_coverage, peak_temperature, zone_structure_distances
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.planning.devices import AblationProbe, DeviceKind, device_catalog, parse_device
+from osteoplan.core.safety.distances import DistanceFields
+from osteoplan.core.imaging.io import LabelMap
+from osteoplan.core.files.plan_file import PlanFileError, load_plan, plan_from_dict, plan_to_dict, save_plan
+from osteoplan.core.imaging.phantom import build_phantom
+from osteoplan.core.safety.warnings import Severity
 from osteoplan.core.session import PlanSession
-from osteoplan.core.structures import Structure
-from osteoplan.core.volume import Volume
+from osteoplan.core.safety.structures import Structure
+from osteoplan.core.imaging.volume import Volume
 
 CANCELLOUS_HU, CORTEX_HU = 200, 1280
 
@@ -197,7 +197,7 @@ def test_an_rf_zone_in_the_lesion_through_the_breached_wall_warns_about_the_cana
 
 
 def test_a_canal_thermocouple_reads_45c_only_when_the_zone_is_close(phantom):
-    from osteoplan.core.ablation_warnings import ablation_summary
+    from osteoplan.core.ablation.warnings import ablation_summary
 
     landmarks = phantom.landmarks
     session = _session(phantom)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from osteoplan.core.autosave import Autosaver, autosave_dir, data_dir, find_recoverable
-from osteoplan.core.io.plan_file import load_plan
-from osteoplan.core.plan import ImageRef, LabelsRef, Plan
-from osteoplan.core.trajectory import Spindle, Trajectory
+from osteoplan.core.files.autosave import Autosaver, autosave_dir, data_dir, find_recoverable
+from osteoplan.core.files.plan_file import load_plan
+from osteoplan.core.planning.plan import ImageRef, LabelsRef, Plan
+from osteoplan.core.planning.trajectory import Spindle, Trajectory
 
 
 @pytest.fixture(autouse=True)
@@ -69,9 +69,9 @@ def test_a_live_session_is_not_offered_and_discard_removes_it(data_root):
 
 _SESSION = textwrap.dedent("""
     import sys, time
-    from osteoplan.core.autosave import Autosaver
-    from osteoplan.core.plan import ImageRef, Plan
-    from osteoplan.core.trajectory import Spindle, Trajectory
+    from osteoplan.core.files.autosave import Autosaver
+    from osteoplan.core.planning.plan import ImageRef, Plan
+    from osteoplan.core.planning.trajectory import Spindle, Trajectory
 
     count = int(sys.argv[1])
     spindle = Spindle(id="s1", name="to the head", direction=(0.1, 0.2, 1.0), length_mm=42.5,

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from osteoplan.core.bioheat import BioheatCancelled, ZoneSpec, refine_zone
-from osteoplan.core.bioheat_tissue import parse_tissue_properties
-from osteoplan.core.case import Case
+from osteoplan.core.ablation.bioheat import BioheatCancelled, ZoneSpec, refine_zone
+from osteoplan.core.ablation.bioheat_tissue import parse_tissue_properties
+from osteoplan.core.imaging.case import Case
 from osteoplan.core.errors import OsteoPlanError, ResourceError
 from osteoplan.core.resources import load_json_resource
-from osteoplan.core.volume import Volume
+from osteoplan.core.imaging.volume import Volume
 
 RF = ZoneSpec("rf", 25.0, 18.0, 6.0, 10.0, 600.0)
 CRYO = ZoneSpec("cryo", 30.0, 20.0, 6.0, 10.0, 900.0)

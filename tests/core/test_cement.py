@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from osteoplan.core.case import Case
-from osteoplan.core.cement import CementError
-from osteoplan.core.cement_session import injection_report, solve
-from osteoplan.core.injection import Injection
-from osteoplan.core.io.labels import LabelMap
-from osteoplan.core.io.plan_file import plan_from_dict, plan_to_dict
-from osteoplan.core.phantom import build_phantom
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.cement.spread import CementError
+from osteoplan.core.cement.simulation import injection_report, solve
+from osteoplan.core.planning.injection import Injection
+from osteoplan.core.imaging.io.labels import LabelMap
+from osteoplan.core.files.plan_file import plan_from_dict, plan_to_dict
+from osteoplan.core.imaging.phantom import build_phantom
 from osteoplan.core.session import PlanSession
 
 
@@ -96,7 +96,7 @@ def test_uniform_block_spread_is_symmetric_and_elongated_cranio_caudally():
     x/y by the model's SI/transverse speed ratio ((1/transverse_ratio)^exponent)."""
     from types import SimpleNamespace
 
-    from osteoplan.core.cement import BONE, CementSolution, Field3, SpreadGraph, arrival_times, cement_model
+    from osteoplan.core.cement.spread import BONE, CementSolution, Field3, SpreadGraph, arrival_times, cement_model
 
     model = cement_model()
     shape = (61, 41, 41)  # [k, j, i]
@@ -130,7 +130,7 @@ def test_uniform_block_spread_is_symmetric_and_elongated_cranio_caudally():
 
 
 def test_reinforced_cementoplasty_reports_the_embedded_spindle_length():
-    from osteoplan.core.trajectory import Spindle
+    from osteoplan.core.planning.trajectory import Spindle
 
     hip = build_phantom("hip", spacing_mm=1.6)
     hip_case = Case(ct=hip.ct, labels=LabelMap(volume=hip.labels, names=dict(hip.label_names)))

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from osteoplan.core.case import Case
-from osteoplan.core.cement import BONE, CementSolution, Field3, SpreadGraph, arrival_times, cement_model
-from osteoplan.core.cement_session import _warnings_for, injection_report, solve
-from osteoplan.core.injection import Injection
-from osteoplan.core.io.labels import LabelMap
-from osteoplan.core.io.plan_file import plan_from_dict
-from osteoplan.core.phantom import build_phantom
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.cement.spread import BONE, CementSolution, Field3, SpreadGraph, arrival_times, cement_model
+from osteoplan.core.cement.simulation import _warnings_for, injection_report, solve
+from osteoplan.core.planning.injection import Injection
+from osteoplan.core.imaging.io.labels import LabelMap
+from osteoplan.core.files.plan_file import plan_from_dict
+from osteoplan.core.imaging.phantom import build_phantom
 from osteoplan.core.session import PlanSession
 
 BILATERAL_PLAN = Path(__file__).resolve().parents[2] / "packaging" / "screenshots" / "bilateral-L2.plan.json"

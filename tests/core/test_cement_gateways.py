@@ -7,16 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from osteoplan.core.case import Case
-from osteoplan.core.cement_gateways import BASIVERTEBRAL, BASIVERTEBRAL_INTO, wall_strip
-from osteoplan.core.cement import cement_model
-from osteoplan.core.cement_session import injection_report, solve
-from osteoplan.core.injection import Injection
-from osteoplan.core.io.labels import LabelMap
-from osteoplan.core.phantom import build_phantom
-from osteoplan.core.phantom import vertebra as V
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.cement.gateways import BASIVERTEBRAL, BASIVERTEBRAL_INTO, wall_strip
+from osteoplan.core.cement.spread import cement_model
+from osteoplan.core.cement.simulation import injection_report, solve
+from osteoplan.core.planning.injection import Injection
+from osteoplan.core.imaging.io.labels import LabelMap
+from osteoplan.core.imaging.phantom import build_phantom
+from osteoplan.core.imaging.phantom import vertebra as V
 from osteoplan.core.session import PlanSession
-from osteoplan.core.structures import structures_from_labels
+from osteoplan.core.safety.structures import structures_from_labels
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +88,8 @@ def test_no_canal_label_no_basivertebral_gateway(spine):
 
 @pytest.mark.shared_data
 def test_basivertebral_strip_on_a_real_ct_with_only_the_cord_labelled():
-    from osteoplan.core.io import load_label_map
-    from osteoplan.core.io.images import load_image
+    from osteoplan.core.imaging.io import load_label_map
+    from osteoplan.core.imaging.io.images import load_image
     from tests.conftest import shared_data_path
 
     folder = shared_data_path("ct_abdomen_3mm_labels")

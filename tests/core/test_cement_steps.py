@@ -9,13 +9,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from osteoplan.core.case import Case
-from osteoplan.core.cement import BONE, SOFT, CementSolution, Field3, SpreadGraph, arrival_times, cement_model
-from osteoplan.core.cement_session import injection_report, portion_lines, solve
-from osteoplan.core.cement_steps import SteppedCementSolution
-from osteoplan.core.injection import Injection
-from osteoplan.core.io.labels import LabelMap
-from osteoplan.core.phantom import build_phantom
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.cement.spread import BONE, SOFT, CementSolution, Field3, SpreadGraph, arrival_times, cement_model
+from osteoplan.core.cement.simulation import injection_report, portion_lines, solve
+from osteoplan.core.cement.steps import SteppedCementSolution
+from osteoplan.core.planning.injection import Injection
+from osteoplan.core.imaging.io.labels import LabelMap
+from osteoplan.core.imaging.phantom import build_phantom
 from osteoplan.core.session import PlanSession
 
 UNIT_CT = SimpleNamespace(direction=np.eye(3), spacing=(1.0, 1.0, 1.0))

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from osteoplan.core import devices as devices_module
-from osteoplan.core.devices import (
+from osteoplan.core.planning import devices as devices_module
+from osteoplan.core.planning.devices import (
     LISTING_FIELDS,
     Device,
     DeviceCatalog,
@@ -133,7 +133,7 @@ def test_broken_providers_are_reported_once_and_skipped(caplog):
         ("mixed", lambda: [_entry(id="good-3"), "nonsense", _entry(id="bad", outer_diameter_mm=-1),
                            _entry(id="good-1")]),
     ]
-    with caplog.at_level(logging.WARNING, logger="osteoplan.core.devices"):
+    with caplog.at_level(logging.WARNING, logger="osteoplan.core.planning.devices"):
         catalog = build_device_catalog(providers)
     assert catalog.ids == ("good-1", "good-2", "good-3")
     assert catalog.get("good-1").provider == "builtin"  # the first provider keeps a clashing id

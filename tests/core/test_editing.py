@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from osteoplan.core.editing import PlanEditor
-from osteoplan.core.plan import ImageRef, Plan
-from osteoplan.core.trajectory import Spindle, Trajectory
+from osteoplan.core.planning.editing import PlanEditor
+from osteoplan.core.planning.plan import ImageRef, Plan
+from osteoplan.core.planning.trajectory import Spindle, Trajectory
 
 
 def _editor() -> PlanEditor:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from osteoplan.core.fluoro import (
+from osteoplan.core.fluoro.drr import (
     CArm,
     attenuation_volume,
     bulls_eye_angles,
@@ -16,7 +16,7 @@ from osteoplan.core.fluoro import (
     mask_projection,
     project_points,
 )
-from osteoplan.core.volume import Volume
+from osteoplan.core.imaging.volume import Volume
 
 SPACING = 1.5  # the attenuation grid's own voxel size: no block averaging blurs the bead
 BEAD_INDEX = (40, 22, 27)  # (i, j, k) of the bead's first voxel; 2x2x2 voxels

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from osteoplan.core.case import Case
-from osteoplan.core.io import LabelMap
-from osteoplan.core.io.plan_file import load_plan
-from osteoplan.core.phantom import build_phantom
-from osteoplan.core.plan_check import check_plan
-from osteoplan.core.safety import Severity
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.imaging.io import LabelMap
+from osteoplan.core.files.plan_file import load_plan
+from osteoplan.core.imaging.phantom import build_phantom
+from osteoplan.core.report.check import check_plan
+from osteoplan.core.safety.warnings import Severity
 from osteoplan.core.session import PlanSession
 from tests.conftest import REPO_ROOT
 
@@ -36,7 +36,7 @@ def _path(session, trajectory_id, entry, target):
 
 
 def test_the_aligned_bilateral_paths_keep_the_rule(session):
-    from osteoplan.core.fluoro_rule import check_fluoro_rule
+    from osteoplan.core.fluoro.rule import check_fluoro_rule
 
     for trajectory in session.plan.trajectories:
         result = check_fluoro_rule(session.engine, trajectory)
@@ -47,7 +47,7 @@ def test_the_aligned_bilateral_paths_keep_the_rule(session):
 
 
 def test_a_path_crossing_the_medial_wall_before_the_body_warns_with_both_depths(session):
-    from osteoplan.core.fluoro_rule import check_fluoro_rule
+    from osteoplan.core.fluoro.rule import check_fluoro_rule
 
     # from far lateral, converging steeply: medial to the pedicle's inner wall while still behind the body
     bad = _path(session, "too-medial", (40.0, 80.0, 3.0), (2.0, 5.0, 3.0))
@@ -68,7 +68,7 @@ def test_a_path_crossing_the_medial_wall_before_the_body_warns_with_both_depths(
 
 
 def test_crossing_the_medial_wall_line_inside_the_body_is_allowed(session):
-    from osteoplan.core.fluoro_rule import check_fluoro_rule
+    from osteoplan.core.fluoro.rule import check_fluoro_rule
 
     # converging less: lateral to the medial wall until past the posterior wall, then towards the midline
     late = _path(session, "late-medial", (33.0, 100.0, 3.0), (4.0, -12.0, 3.0))
@@ -80,8 +80,8 @@ def test_crossing_the_medial_wall_line_inside_the_body_is_allowed(session):
 
 
 def test_other_techniques_are_not_checked(session):
-    from osteoplan.core.fluoro_rule import check_fluoro_rule
-    from osteoplan.core.trajectory import TrajectoryKind
+    from osteoplan.core.fluoro.rule import check_fluoro_rule
+    from osteoplan.core.planning.trajectory import TrajectoryKind
 
     free = session.plan.trajectory("t1").model_copy(update={"kind": TrajectoryKind.FREE,
                                                             "entry_lps": (40.0, 80.0, 3.0), "target_lps": (2.0, 5.0, 3.0)})

@@ -7,7 +7,7 @@ import pytest
 
 from tests.fixtures import images as fx
 from osteoplan.core.errors import LoadError
-from osteoplan.core.io import (
+from osteoplan.core.imaging.io import (
     LoadedImage, SeriesSummary, SeveralSeriesError, describe_image, list_dicom_series, load_dicom_series, load_image,
     load_image_file,
 )

@@ -9,7 +9,7 @@ import pytest
 
 from tests.fixtures import images as fx
 from osteoplan.core.errors import LoadError
-from osteoplan.core.io import MAX_DIMENSION, describe_image, load_dicom_series, load_image, load_image_file
+from osteoplan.core.imaging.io import MAX_DIMENSION, describe_image, load_dicom_series, load_image, load_image_file
 
 
 def _error(path, loader=load_image) -> LoadError:

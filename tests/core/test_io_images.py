@@ -9,7 +9,7 @@ import pytest
 
 from tests.fixtures import images as fx
 from osteoplan.core.errors import LoadError
-from osteoplan.core.io import describe_image, load_image, load_image_file
+from osteoplan.core.imaging.io import describe_image, load_image, load_image_file
 
 OBLIQUE = (0.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 

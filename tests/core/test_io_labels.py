@@ -7,7 +7,7 @@ import pytest
 
 from tests.fixtures import images as fx
 from osteoplan.core.errors import LoadError
-from osteoplan.core.io import LabelMap, load_image, load_label_map, read_label_names
+from osteoplan.core.imaging.io import LabelMap, load_image, load_label_map, read_label_names
 
 
 def test_label_map_loads_on_the_ct_grid_with_names(tmp_path):

@@ -8,7 +8,7 @@ import SimpleITK as sitk
 
 from tests.conftest import shared_data_path
 from tests.fixtures.images import read_position
-from osteoplan.core.io import describe_image, list_dicom_series, load_image, load_label_map
+from osteoplan.core.imaging.io import describe_image, list_dicom_series, load_image, load_label_map
 
 pytestmark = pytest.mark.shared_data
 

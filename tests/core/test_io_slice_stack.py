@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from osteoplan.core.io.slice_stack import plan_stack, resample_stack
+from osteoplan.core.imaging.io.slice_stack import plan_stack, resample_stack
 
 AXIAL = (1, 0, 0, 0, 1, 0)
 

@@ -1,4 +1,4 @@
-"""Ground truth of the synthetic demo cases (osteoplan.core.phantom).
+"""Ground truth of the synthetic demo cases (osteoplan.core.imaging.phantom).
 
 Coarse grids (1.6-2 mm) keep this fast; every assertion would fail if the generator
 broke the anatomy the later modules rely on (labels, HU, landmarks, pedicle geometry).
@@ -14,12 +14,12 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from osteoplan.core.phantom import (CASES, DEFAULT_SPACING_MM, NECK_AXIS_DIRECTION, NECK_SHAFT_ANGLE_DEG,
+from osteoplan.core.imaging.phantom import (CASES, DEFAULT_SPACING_MM, NECK_AXIS_DIRECTION, NECK_SHAFT_ANGLE_DEG,
                                     PEDICLE_HALF_WIDTH_MM, PEDICLE_MEDIAL_ANGLE_DEG, SHAFT_AXIS_DIRECTION,
                                     PhantomCase, build_phantom, demo_case, pedicle_axes, write_phantom)
-from osteoplan.core.phantom import cache as phantom_cache
-from osteoplan.core.phantom.hip import HEAD_CENTER, HEAD_RADIUS_MM, JOINT_SPACE_MM, femur_shape, pelvis_shape
-from osteoplan.core.phantom.vertebra import Vertebra
+from osteoplan.core.imaging.phantom import cache as phantom_cache
+from osteoplan.core.imaging.phantom.hip import HEAD_CENTER, HEAD_RADIUS_MM, JOINT_SPACE_MM, femur_shape, pelvis_shape
+from osteoplan.core.imaging.phantom.vertebra import Vertebra
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from osteoplan.core.case import Case
-from osteoplan.core.io import LabelMap
-from osteoplan.core.phantom import build_phantom
-from osteoplan.core.safety import Severity, worst
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.imaging.io import LabelMap
+from osteoplan.core.imaging.phantom import build_phantom
+from osteoplan.core.safety.warnings import Severity, worst
 from osteoplan.core.session import NeedleState, PlanSession, needle_state
-from osteoplan.core.trajectory import Spindle, TrajectoryKind
+from osteoplan.core.planning.trajectory import Spindle, TrajectoryKind
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from osteoplan.core.devices import build_device_catalog
-from osteoplan.core.io import atomic
-from osteoplan.core.io.plan_file import (
+from osteoplan.core.planning.devices import build_device_catalog
+from osteoplan.core.imaging.io import atomic
+from osteoplan.core.files.plan_file import (
     MAX_PLAN_BYTES,
     MIGRATIONS,
     PLAN_FORMAT,
@@ -32,10 +32,10 @@ from osteoplan.core.io.plan_file import (
     volume_content_hash,
     write_plan_schema,
 )
-from osteoplan.core.plan import ImageRef, LabelsRef, Plan
+from osteoplan.core.planning.plan import ImageRef, LabelsRef, Plan
 from osteoplan.core.resources import resources_dir
-from osteoplan.core.trajectory import Side, Spindle, Trajectory, TrajectoryKind
-from osteoplan.core.volume import Volume
+from osteoplan.core.planning.trajectory import Side, Spindle, Trajectory, TrajectoryKind
+from osteoplan.core.imaging.volume import Volume
 
 MINIMAL_PLAN = """{"format": "osteoplan.plan", "version": 1, "image": {"path": "ct.nii.gz"},
  "trajectories": [{"id": "t1", "kind": "transpedicular", "entry_lps": [31.5, 80.0, 12.25],
@@ -286,9 +286,9 @@ _WRITER = textwrap.dedent("""
             return self.handle.fileno()
     os.fdopen = lambda fd, mode="r", *args, **kwargs: PacedFile(real_fdopen(fd, mode, *args, **kwargs))
 
-    from osteoplan.core.io.plan_file import save_plan
-    from osteoplan.core.plan import ImageRef, Plan
-    from osteoplan.core.trajectory import Spindle, Trajectory
+    from osteoplan.core.files.plan_file import save_plan
+    from osteoplan.core.planning.plan import ImageRef, Plan
+    from osteoplan.core.planning.trajectory import Spindle, Trajectory
 
     def plan(tag, n):
         spindles = tuple(Spindle(id=f"s{k}", direction=(1, k, 2), length_mm=10 + k, device="kwire-2.0-150")
@@ -358,7 +358,7 @@ def test_check_image_hash_warns_only_on_a_mismatch(case):
 # --- published schema ----------------------------------------------------------------------
 def test_the_committed_schema_is_the_generated_one(tmp_path):
     committed = (resources_dir() / "plan.schema.json").read_text(encoding="utf-8")
-    assert committed == plan_schema_text(), "run `python -m osteoplan.core.io.plan_file` to regenerate it"
+    assert committed == plan_schema_text(), "run `python -m osteoplan.core.files.plan_file` to regenerate it"
     schema = json.loads(committed)
     assert schema["properties"]["format"]["const"] == PLAN_FORMAT
     assert schema["properties"]["version"]["const"] == PLAN_VERSION
@@ -367,10 +367,10 @@ def test_the_committed_schema_is_the_generated_one(tmp_path):
 
 
 def test_a_plan_on_a_demo_case_keeps_its_builtin_image_reference(tmp_path):
-    from osteoplan.core.autosave import Autosaver
-    from osteoplan.core.io.plan_file import load_plan, save_plan
-    from osteoplan.core.plan import ImageRef, Plan
-    from osteoplan.core.trajectory import Trajectory
+    from osteoplan.core.files.autosave import Autosaver
+    from osteoplan.core.files.plan_file import load_plan, save_plan
+    from osteoplan.core.planning.plan import ImageRef, Plan
+    from osteoplan.core.planning.trajectory import Trajectory
 
     plan = Plan(ImageRef(path="demo:spine"), trajectories=[
         Trajectory(id="t1", entry_lps=(30, 60, 0), target_lps=(0, 0, 0), device="trocar-11g-100")])

@@ -11,8 +11,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from osteoplan.core.devices import build_device_catalog
-from osteoplan.core.io.plan_file import (
+from osteoplan.core.planning.devices import build_device_catalog
+from osteoplan.core.files.plan_file import (
     PLAN_FORMAT,
     LoadedPlan,
     PlanFileError,
@@ -20,9 +20,9 @@ from osteoplan.core.io.plan_file import (
     plan_from_dict,
     save_plan,
 )
-from osteoplan.core.plan import ImageRef, Plan
+from osteoplan.core.planning.plan import ImageRef, Plan
 from osteoplan.core.resources import load_json_resource
-from osteoplan.core.trajectory import Spindle, Trajectory
+from osteoplan.core.planning.trajectory import Spindle, Trajectory
 
 CATALOG = build_device_catalog([("builtin", lambda: load_json_resource("devices.json")["devices"])])
 BASE_DIR = Path(tempfile.mkdtemp(prefix="osteoplan-fuzz-"))

@@ -8,7 +8,7 @@ from importlib.metadata import EntryPoint, entry_points
 import pytest
 
 from osteoplan import plugin_api
-from osteoplan.core import devices
+from osteoplan.core.planning import devices
 from osteoplan.plugin_api import API_VERSION, DEVICE_CATALOGS, GROUPS, load_plugins
 
 
@@ -109,12 +109,12 @@ def test_every_builtin_is_registered_through_the_public_entry_points():
 def test_the_builtins_behave_as_the_core_they_wrap(tmp_path):
     import numpy as np
 
-    from osteoplan.core.ablation import Ablation, compute_zone
-    from osteoplan.core.ablation_models import ZoneRequest
-    from osteoplan.core.cement import cement_model
+    from osteoplan.core.ablation.zones import Ablation, compute_zone
+    from osteoplan.core.ablation.models import ZoneRequest
+    from osteoplan.core.cement.spread import cement_model
     from osteoplan.core.session import PlanSession
-    from osteoplan.core.trajectory import TrajectoryKind
-    from osteoplan.core.volume import Volume
+    from osteoplan.core.planning.trajectory import TrajectoryKind
+    from osteoplan.core.imaging.volume import Volume
     from tests.ui.conftest import make_synthetic_case
 
     registry = {group: dict(load_plugins(group)[0]) for group in BUILTINS}

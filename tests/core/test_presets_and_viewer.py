@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from osteoplan.core.errors import ResourceError
-from osteoplan.core.label_colors import label_color
-from osteoplan.core.presets import display_presets, parse_display_presets
+from osteoplan.core.display.label_colors import label_color
+from osteoplan.core.display.presets import display_presets, parse_display_presets
 from osteoplan.core.resources import load_json_resource
-from osteoplan.core.viewer import ViewerState
+from osteoplan.core.display.viewer import ViewerState
 
 
 def test_window_level_presets_hold_the_clinical_values():

@@ -7,10 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from osteoplan.core.demo import load_demo_case
+from osteoplan.core.imaging.demo import load_demo_case
 from osteoplan.core.errors import ResourceError
-from osteoplan.core.phantom import landmarks
-from osteoplan.core.proposals import (
+from osteoplan.core.imaging.phantom import landmarks
+from osteoplan.core.proposals.propose import (
     ProposalCancelled,
     ProposalError,
     ProposalSettings,
@@ -24,7 +24,7 @@ from osteoplan.core.proposals import (
 )
 from osteoplan.core.resources import load_json_resource, validate_resource
 from osteoplan.core.session import PlanSession
-from osteoplan.core.structure_warnings import trajectory_distances
+from osteoplan.core.safety.structure_warnings import trajectory_distances
 
 NEURAL = ("spinal_canal", "spinal_cord")
 

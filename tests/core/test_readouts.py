@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from osteoplan.core.case import Case
-from osteoplan.core.io import LabelMap
-from osteoplan.core.phantom import PEDICLE_HALF_WIDTH_MM, build_phantom, pedicle_axes
-from osteoplan.core.readouts import (DEFAULT_MIN_ANCHORAGE_MM, NeedleGeometry, ReadoutEngine, breach_grade,
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.imaging.io import LabelMap
+from osteoplan.core.imaging.phantom import PEDICLE_HALF_WIDTH_MM, build_phantom, pedicle_axes
+from osteoplan.core.planning.readouts import (DEFAULT_MIN_ANCHORAGE_MM, NeedleGeometry, ReadoutEngine, breach_grade,
                                      trajectory_angles_deg)
-from osteoplan.core.trajectory import Side, Spindle, Trajectory, TrajectoryKind
+from osteoplan.core.planning.trajectory import Side, Spindle, Trajectory, TrajectoryKind
 
 SPACING_MM = 1.0
 SKIN_BACK_Y_MM = -12.0 + 107.0  # spine phantom: outline centre y + posterior half-depth (x = 0)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from osteoplan.cli import main
-from osteoplan.core.report import Figure, KeyValues, Table, build_report
+from osteoplan.core.report.content import Figure, KeyValues, Table, build_report
 from osteoplan.core.session import open_plan_session
 from tests.fixtures.images import make_ct_series
 from tests.test_cli_simulate_cement import _plan as cement_plan

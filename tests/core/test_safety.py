@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from osteoplan.core.case import Case
-from osteoplan.core.distances import DistanceFields, needle_structure_distances
-from osteoplan.core.io import LabelMap, load_image, load_label_map
-from osteoplan.core.phantom import build_phantom
-from osteoplan.core.plan_check import check_plan
-from osteoplan.core.safety import Severity
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.safety.distances import DistanceFields, needle_structure_distances
+from osteoplan.core.imaging.io import LabelMap, load_image, load_label_map
+from osteoplan.core.imaging.phantom import build_phantom
+from osteoplan.core.report.check import check_plan
+from osteoplan.core.safety.warnings import Severity
 from osteoplan.core.session import NeedleState, PlanSession
-from osteoplan.core.structures import Structure, case_structures
-from osteoplan.core.templates import bilateral_transpedicular
-from osteoplan.core.trajectory import Spindle, TrajectoryKind
-from osteoplan.core.volume import Volume
+from osteoplan.core.safety.structures import Structure, case_structures
+from osteoplan.core.planning.templates import bilateral_transpedicular
+from osteoplan.core.planning.trajectory import Spindle, TrajectoryKind
+from osteoplan.core.imaging.volume import Volume
 from tests.conftest import shared_data_path
 
 SPACING_MM = 1.6

@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from osteoplan.core.devices import device_catalog
-from osteoplan.core.editing import PlanEditor
-from osteoplan.core.io.slicer_markups import (MARKUPS_SCHEMA, MarkupsError, add_imported, export_markups,
+from osteoplan.core.planning.devices import device_catalog
+from osteoplan.core.planning.editing import PlanEditor
+from osteoplan.core.files.slicer_markups import (MARKUPS_SCHEMA, MarkupsError, add_imported, export_markups,
                                               import_markups, markups_file_name, read_markups_file,
                                               trajectory_markups)
-from osteoplan.core.plan import ImageRef, Plan
+from osteoplan.core.planning.plan import ImageRef, Plan
 from osteoplan.core.session import default_trocar
-from osteoplan.core.trajectory import Side, Spindle, Trajectory, TrajectoryKind
+from osteoplan.core.planning.trajectory import Side, Spindle, Trajectory, TrajectoryKind
 
 CATALOG = device_catalog()
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from osteoplan.core.io.slicer_segmentation import SegmentationExportError, export_segmentation
-from osteoplan.core.structures import Structure
-from osteoplan.core.volume import Volume
+from osteoplan.core.files.slicer_segmentation import SegmentationExportError, export_segmentation
+from osteoplan.core.safety.structures import Structure
+from osteoplan.core.imaging.volume import Volume
 
 SHAPE = (12, 14, 16)  # k, j, i
 

@@ -7,16 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from osteoplan.core.autosave import Autosaver
-from osteoplan.core.distances import needle_structure_distances
-from osteoplan.core.io.plan_file import load_plan, save_plan
-from osteoplan.core.io.structure_masks import masks_path
-from osteoplan.core.phantom import build_phantom, write_phantom
-from osteoplan.core.plan import ImageRef, LabelsRef, Plan
+from osteoplan.core.files.autosave import Autosaver
+from osteoplan.core.safety.distances import needle_structure_distances
+from osteoplan.core.files.plan_file import load_plan, save_plan
+from osteoplan.core.files.structure_masks import masks_path
+from osteoplan.core.imaging.phantom import build_phantom, write_phantom
+from osteoplan.core.planning.plan import ImageRef, LabelsRef, Plan
 from osteoplan.core.session import PlanSession, load_case_for_plan, open_plan_session
-from osteoplan.core.structure_editing import StructureEditError
-from osteoplan.core.structures import StructureSet, structures_from_label_volume
-from osteoplan.core.trajectory import TrajectoryKind
+from osteoplan.core.safety.structure_editing import StructureEditError
+from osteoplan.core.safety.structures import StructureSet, structures_from_label_volume
+from osteoplan.core.planning.trajectory import TrajectoryKind
 
 SPACING_MM = 1.6
 NEEDLE = ((8.0, 21.8, 46.0), (8.0, 21.8, 58.0))  # beside the conus (see test_safety)

@@ -7,17 +7,17 @@ import json
 import numpy as np
 import pytest
 
-from osteoplan.core.case import Case
-from osteoplan.core.distances import DistanceFields
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.safety.distances import DistanceFields
 from osteoplan.core.errors import ResourceError
-from osteoplan.core.io import LabelMap
-from osteoplan.core.phantom import build_phantom
+from osteoplan.core.imaging.io import LabelMap
+from osteoplan.core.imaging.phantom import build_phantom
 from osteoplan.core.resources import load_json_resource, validate_resource
-from osteoplan.core.structures import (
+from osteoplan.core.safety.structures import (
     CATEGORIES_RESOURCE, Structure, StructureCategories, StructureSet, auto_bone, auto_skin, case_structures,
     category_of, structures_from_labels,
 )
-from osteoplan.core.volume import Volume
+from osteoplan.core.imaging.volume import Volume
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from osteoplan.core.bone_fields import BoneStructures
-from osteoplan.core.case import Case
-from osteoplan.core.io import LabelMap
-from osteoplan.core.pedicle import align_transpedicular, analyse_vertebra, vertebra_at
-from osteoplan.core.phantom import NECK_AXIS_DIRECTION, PEDICLE_MEDIAL_ANGLE_DEG, build_phantom, pedicle_axes
-from osteoplan.core.readouts import ReadoutEngine
-from osteoplan.core.templates import bilateral_transpedicular, femoral_neck_paths, pedicle_convergence_deg
-from osteoplan.core.trajectory import Side, Trajectory, TrajectoryKind
+from osteoplan.core.imaging.bone_fields import BoneStructures
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.imaging.io import LabelMap
+from osteoplan.core.planning.pedicle import align_transpedicular, analyse_vertebra, vertebra_at
+from osteoplan.core.imaging.phantom import NECK_AXIS_DIRECTION, PEDICLE_MEDIAL_ANGLE_DEG, build_phantom, pedicle_axes
+from osteoplan.core.planning.readouts import ReadoutEngine
+from osteoplan.core.planning.templates import bilateral_transpedicular, femoral_neck_paths, pedicle_convergence_deg
+from osteoplan.core.planning.trajectory import Side, Trajectory, TrajectoryKind
 
 SPACING_MM = 1.0
 
@@ -211,8 +211,8 @@ def test_femoral_neck_template_without_labels(hip):
 @pytest.mark.shared_data
 @pytest.mark.parametrize("level", ["L1", "L2"])
 def test_bilateral_template_on_a_real_label_map(level):
-    from osteoplan.core.io import load_label_map
-    from osteoplan.core.io.images import load_image
+    from osteoplan.core.imaging.io import load_label_map
+    from osteoplan.core.imaging.io.images import load_image
     from tests.conftest import shared_data_path
 
     folder = shared_data_path("ct_abdomen_3mm_labels")

@@ -7,12 +7,12 @@ import copy
 import numpy as np
 import pytest
 
-from osteoplan.core.case import Case
+from osteoplan.core.imaging.case import Case
 from osteoplan.core.errors import ResourceError
-from osteoplan.core.io import LabelMap
-from osteoplan.core.phantom import build_phantom
+from osteoplan.core.imaging.io import LabelMap
+from osteoplan.core.imaging.phantom import build_phantom
 from osteoplan.core.resources import load_json_resource
-from osteoplan.core.tissue import (OUTSIDE, TISSUE_RESOURCE, TissueLookup, hu_class_name, parse_tissue_classes,
+from osteoplan.core.imaging.tissue import (OUTSIDE, TISSUE_RESOURCE, TissueLookup, hu_class_name, parse_tissue_classes,
                                    tissue_at, tissue_classes, tissues_at)
 
 

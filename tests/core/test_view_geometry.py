@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from osteoplan.core.view_geometry import (
+from osteoplan.core.display.view_geometry import (
     SliceOrientation,
     display_to_world,
     move_point_onto_plane,
@@ -61,7 +61,7 @@ def test_move_point_onto_plane():
 
 
 def test_segment_clipping_against_a_slab_and_crossing():
-    from osteoplan.core.view_geometry import segment_part_near_plane, segment_plane_crossing
+    from osteoplan.core.display.view_geometry import segment_part_near_plane, segment_plane_crossing
 
     start, end = np.array([0.0, 0.0, -10.0]), np.array([0.0, 20.0, 10.0])
     part = segment_part_near_plane(start, end, [0, 0, 0], [0, 0, 1], 2.0)
@@ -76,7 +76,7 @@ def test_segment_clipping_against_a_slab_and_crossing():
 
 
 def test_oblique_frame_is_orthonormal():
-    from osteoplan.core.view_geometry import frame_from_vectors
+    from osteoplan.core.display.view_geometry import frame_from_vectors
 
     frame = frame_from_vectors([0.3, -0.9, 0.2], [0, 0, 1])
     basis = np.stack([frame.screen_right, frame.view_up, -frame.view_direction])

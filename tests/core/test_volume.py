@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
-from osteoplan.core.volume import Volume
+from osteoplan.core.imaging.volume import Volume
 
 finite = st.floats(-500, 500, allow_nan=False)
 

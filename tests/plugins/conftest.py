@@ -20,8 +20,10 @@ def example_entry_points() -> list[tuple[str, str, str]]:
 
 
 def reset_plugin_caches() -> None:
-    from osteoplan.core import ablation_models, cement_models, devices
-    from osteoplan.core.io import image_readers
+    from osteoplan.core.ablation import models as ablation_models
+    from osteoplan.core.cement import models as cement_models
+    from osteoplan.core.planning import devices
+    from osteoplan.core.imaging.io import image_readers
 
     plugin_api.clear_registry()
     devices.device_catalog.cache_clear()

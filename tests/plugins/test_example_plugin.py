@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from osteoplan.core.ablation import ZoneGeometry, compute_zone, rasterize_zone
-from osteoplan.core.devices import AblationSetting, device_catalog
-from osteoplan.core.phantom import landmarks
+from osteoplan.core.ablation.zones import ZoneGeometry, compute_zone, rasterize_zone
+from osteoplan.core.planning.devices import AblationSetting, device_catalog
+from osteoplan.core.imaging.phantom import landmarks
 from tests.plugins.conftest import EXAMPLE_PLUGIN, example_entry_points
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def test_the_cli_finds_the_example_device_and_simulates_with_its_zone_model(tmp_
 
     # What the example model documents: a sphere with the volume of the catalog ellipsoid, centred
     # tip_offset behind the tip, clipped by cortex. Computed here from that description.
-    from osteoplan.core.demo import load_demo_case
+    from osteoplan.core.imaging.demo import load_demo_case
 
     ct = load_demo_case("spine").ct
     setting = AblationSetting.model_validate(rows[DEVICE]["settings"][0])

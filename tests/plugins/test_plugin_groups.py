@@ -10,23 +10,23 @@ import pytest
 
 from osteoplan import plugin_api
 from osteoplan.cli import main
-from osteoplan.core.cement import CementError, cement_model
-from osteoplan.core.cement_models import cement_model_named, model_of_injections
-from osteoplan.core.devices import build_device_catalog, device_catalog
+from osteoplan.core.cement.spread import CementError, cement_model
+from osteoplan.core.cement.models import cement_model_named, model_of_injections
+from osteoplan.core.planning.devices import build_device_catalog, device_catalog
 from osteoplan.core.errors import LoadError
-from osteoplan.core.injection import Injection
-from osteoplan.core.io import load_image
-from osteoplan.core.io.plan_file import plan_from_dict, plan_to_dict
+from osteoplan.core.planning.injection import Injection
+from osteoplan.core.imaging.io import load_image
+from osteoplan.core.files.plan_file import plan_from_dict, plan_to_dict
 from osteoplan.core.session import PlanSession
-from osteoplan.core.trajectory import TrajectoryKind
-from osteoplan.core.volume import Volume
+from osteoplan.core.planning.trajectory import TrajectoryKind
+from osteoplan.core.imaging.volume import Volume
 from tests.ui.conftest import make_synthetic_case
 
 # --- ablation zone models ----------------------------------------------------------------------
 ZONE_MODELS = '''
 import numpy as np
 from dataclasses import replace
-from osteoplan.core.ablation import ZoneGeometry, rasterize_zone
+from osteoplan.core.ablation.zones import ZoneGeometry, rasterize_zone
 
 def small_sphere(request):
     geometry = ZoneGeometry(request.tip_lps, request.axis, (4.0, 4.0), (6.0, 6.0), (), False)
@@ -76,7 +76,7 @@ def zone_models(tmp_path, add_entry_points):
 
 
 def _ablation_session(catalog, zone_model: str) -> PlanSession:
-    from osteoplan.core.ablation import Ablation
+    from osteoplan.core.ablation.zones import Ablation
 
     case = make_synthetic_case()
     session = PlanSession(case, catalog=catalog)
@@ -89,7 +89,7 @@ def _ablation_session(catalog, zone_model: str) -> PlanSession:
 
 
 def test_a_probe_uses_the_zone_model_it_names(zone_models):
-    from osteoplan.core.ablation_warnings import ablation_summary, ablation_warnings
+    from osteoplan.core.ablation.warnings import ablation_summary, ablation_warnings
 
     table = _ablation_session(zone_models, "builtin")
     small = _ablation_session(zone_models, "small")
@@ -110,7 +110,7 @@ def test_a_probe_uses_the_zone_model_it_names(zone_models):
     ("not-installed", "is not installed"),
 ])
 def test_a_broken_zone_model_falls_back_to_the_table_model_with_a_warning(zone_models, name, why, caplog):
-    from osteoplan.core.ablation_warnings import ablation_summary, ablation_warnings
+    from osteoplan.core.ablation.warnings import ablation_summary, ablation_warnings
 
     with caplog.at_level(logging.WARNING, logger="osteoplan.plugin_api"):
         broken = _ablation_session(zone_models, name)
@@ -130,7 +130,7 @@ def test_a_broken_zone_model_falls_back_to_the_table_model_with_a_warning(zone_m
 
 # --- cement models -------------------------------------------------------------------------------
 CEMENT_MODELS = '''
-from osteoplan.core.cement import cement_model
+from osteoplan.core.cement.spread import cement_model
 
 def thin():
     return cement_model().model_copy(update={"lytic_porosity": 0.5})
@@ -176,7 +176,7 @@ def test_cement_models_are_chosen_by_name_and_validated(fake_cement_models, capl
 
 
 def test_an_injection_records_its_cement_model_in_the_plan_and_the_solver_uses_it(fake_cement_models, tmp_path):
-    from osteoplan.core.cement_session import solve
+    from osteoplan.core.cement.simulation import solve
 
     case = make_synthetic_case()
     session = PlanSession(case)
@@ -202,7 +202,7 @@ def test_an_injection_records_its_cement_model_in_the_plan_and_the_solver_uses_i
 READERS = '''
 import numpy as np
 from pathlib import Path
-from osteoplan.core.volume import Volume
+from osteoplan.core.imaging.volume import Volume
 
 class FakeFormat:
     """Reads .fake files: the first line gives the size, every voxel = the size's sum (float64)."""

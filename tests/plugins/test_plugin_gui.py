@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from osteoplan import plugin_api
-from osteoplan.core.trajectory import TrajectoryKind
+from osteoplan.core.planning.trajectory import TrajectoryKind
 from tests.plugins.conftest import EXAMPLE_PLUGIN, example_entry_points
 
 pytestmark = pytest.mark.gui

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from osteoplan.core.case import Case
-from osteoplan.core.io import LabelMap
-from osteoplan.core.volume import Volume
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.imaging.io import LabelMap
+from osteoplan.core.imaging.volume import Volume
 
 pytestmark = pytest.mark.gui
 

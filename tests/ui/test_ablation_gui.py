@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from osteoplan.core.trajectory import TrajectoryKind
+from osteoplan.core.planning.trajectory import TrajectoryKind
 
 pytestmark = pytest.mark.gui
 

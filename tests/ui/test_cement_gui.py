@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from osteoplan.core.trajectory import TrajectoryKind
+from osteoplan.core.planning.trajectory import TrajectoryKind
 from osteoplan.ui.cement_panel import COLUMNS
 
 pytestmark = pytest.mark.gui
@@ -40,7 +40,7 @@ def test_an_injection_is_drawn_and_the_preview_slider_grows_it(window, qtbot):
 def test_dragging_a_trocar_resolves_the_cement_once_at_the_end(window, qtbot, monkeypatch):
     from PySide6.QtCore import QPoint, Qt
 
-    import osteoplan.core.cement_session as cement_session
+    import osteoplan.core.cement.simulation as cement_session
 
     session = window.session
     lesion = window.case.ct.index_to_lps((24, 40, 20))

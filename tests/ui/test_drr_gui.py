@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
-from osteoplan.core.fluoro import project_points
-from osteoplan.core.trajectory import TrajectoryKind
+from osteoplan.core.fluoro.drr import project_points
+from osteoplan.core.planning.trajectory import TrajectoryKind
 
 pytestmark = pytest.mark.gui
 
@@ -47,7 +47,7 @@ def test_the_drr_pane_shows_the_ct_and_the_needle(fluoro, window):
 
 
 def test_bone_is_dark_on_the_ap_view(fluoro, window):
-    from osteoplan.core.fluoro import drr_display
+    from osteoplan.core.fluoro.drr import drr_display
 
     view, _ = fluoro
     view.show_ap()

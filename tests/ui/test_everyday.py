@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osteoplan.core import structures as core_structures
-from osteoplan.core.presets import display_presets
+from osteoplan.core.safety import structures as core_structures
+from osteoplan.core.display.presets import display_presets
 from osteoplan.ui import preferences, shortcuts
 from osteoplan.ui.first_run import FIRST_RUN_KEY
 
@@ -123,7 +123,7 @@ def test_shortcuts_dialog_lists_the_actual_actions(window, qtbot):
 # --- tooltips ---------------------------------------------------------------------------------------
 def _plan_with_every_panel_filled(window) -> None:
     """A trocar with an injection and an ablation probe with its zone: every panel shows its controls."""
-    from osteoplan.core.trajectory import TrajectoryKind
+    from osteoplan.core.planning.trajectory import TrajectoryKind
 
     session = window.session
     lesion = window.case.ct.index_to_lps((24, 40, 20))
@@ -177,7 +177,7 @@ def test_about_lists_the_versions_it_runs_on(window):
 
 # --- preferences ------------------------------------------------------------------------------------
 def test_default_thresholds_persist_reach_the_core_and_show_their_origin(window, qtbot):
-    from osteoplan.core.structures import Structure
+    from osteoplan.core.safety.structures import Structure
 
     mask = window.session.structures["lesion"].mask  # any mask: made a neural structure below
     structure = Structure.from_mask("spinal_cord", mask, category="neural", source="user")
@@ -202,7 +202,7 @@ def test_default_thresholds_persist_reach_the_core_and_show_their_origin(window,
     assert "8" in in_force.text() and in_force.toolTip().startswith("your settings")
 
     # a needle whose surface is ~6 mm from the structure: no warning at 5 mm, a warning at 8 mm, marked as yours
-    from osteoplan.core.trajectory import TrajectoryKind
+    from osteoplan.core.planning.trajectory import TrajectoryKind
 
     centre = window.case.ct.index_to_lps((24, 40, 20))
     path = window.session.new_trajectory(centre + [13.5, 25, 0], centre + [13.5, -5, 0], TrajectoryKind.FREE,

@@ -123,7 +123,7 @@ def test_opening_an_image_file_loads_it(window, qtbot, tmp_path, synthetic_case)
 
 
 def test_series_picker_lists_and_returns_the_choice(qtbot):
-    from osteoplan.core.io import SeriesSummary
+    from osteoplan.core.imaging.io import SeriesSummary
     from osteoplan.ui.dialogs import SeriesPickerDialog
 
     def summary(uid, description, modality, slices):

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from osteoplan.core.io.slicer_markups import MARKUPS_SCHEMA, export_markups
-from osteoplan.core.plan import ImageRef, Plan
-from osteoplan.core.trajectory import Trajectory, TrajectoryKind
+from osteoplan.core.files.slicer_markups import MARKUPS_SCHEMA, export_markups
+from osteoplan.core.planning.plan import ImageRef, Plan
+from osteoplan.core.planning.trajectory import Trajectory, TrajectoryKind
 from osteoplan.ui.markups_actions import export_markups_to, export_segmentation_to, import_markups_files
 
 pytestmark = pytest.mark.gui

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from osteoplan.core.trajectory import Trajectory, TrajectoryKind
+from osteoplan.core.planning.trajectory import Trajectory, TrajectoryKind
 
 pytestmark = pytest.mark.gui
 
@@ -95,7 +95,7 @@ def test_needle_views_render_the_selected_path_and_advance_the_tip(window, qtbot
 
 
 def test_save_and_reopen_restore_the_plan_exactly(window, qtbot, tmp_path):
-    from osteoplan.core.io.plan_file import load_plan
+    from osteoplan.core.files.plan_file import load_plan
 
     trajectory = _add_path(window)
     window.session.editor.rename(trajectory.id, "L2 left")

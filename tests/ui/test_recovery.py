@@ -19,10 +19,10 @@ import numpy as np
 from osteoplan.ui.app import configure_rendering_environment, create_application
 configure_rendering_environment(offscreen=True)
 app = create_application()
-from osteoplan.core.demo import load_demo_case
-from osteoplan.core.io.plan_file import plan_to_dict
-from osteoplan.core.phantom import landmarks
-from osteoplan.core.trajectory import Spindle
+from osteoplan.core.imaging.demo import load_demo_case
+from osteoplan.core.files.plan_file import plan_to_dict
+from osteoplan.core.imaging.phantom import landmarks
+from osteoplan.core.planning.trajectory import Spindle
 from osteoplan.ui.main_window import MainWindow
 window = MainWindow()
 window.show()
@@ -48,7 +48,7 @@ def test_a_killed_session_is_recovered_identical(qtbot, monkeypatch):
     expected = json.loads(child.stdout.strip().splitlines()[-1])
     assert len(expected["trajectories"]) == 2 and len(expected["trajectories"][0]["spindles"]) == 3
 
-    from osteoplan.core.io.plan_file import plan_to_dict
+    from osteoplan.core.files.plan_file import plan_to_dict
     from osteoplan.ui.main_window import MainWindow
 
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: QMessageBox.StandardButton.Yes)

@@ -48,7 +48,7 @@ def test_export_to_a_missing_folder_says_so(window, tmp_path):
 
 def test_the_report_warns_with_the_preferences_in_force(window, tmp_path, qtbot):
     """The child process that writes the report gets the user's default thresholds (Preferences)."""
-    from osteoplan.core.structures import set_user_threshold_defaults
+    from osteoplan.core.safety.structures import set_user_threshold_defaults
 
     session, _ = open_plan_session(dicom_plan(tmp_path))
     window.set_case(session.case, session)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from osteoplan.core.demo import load_demo_case
-from osteoplan.core.phantom import landmarks
+from osteoplan.core.imaging.demo import load_demo_case
+from osteoplan.core.imaging.phantom import landmarks
 from osteoplan.core.session import NeedleState
-from osteoplan.core.trajectory import TrajectoryKind
+from osteoplan.core.planning.trajectory import TrajectoryKind
 from osteoplan.ui.style import NEEDLE_COLORS
 
 pytestmark = pytest.mark.gui

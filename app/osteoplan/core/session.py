@@ -14,19 +14,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 from psygnal import Signal
 
-from osteoplan.core.case import Case
-from osteoplan.core.demo import DEMO_IMAGE_PREFIX, is_builtin_image, load_demo_case
-from osteoplan.core.devices import Device, DeviceCatalog, DeviceKind, device_catalog
-from osteoplan.core.editing import PlanEditor
-from osteoplan.core.history import History
-from osteoplan.core.plan import ImageRef, Plan
-from osteoplan.core.distances import DistanceFields, StructureDistance
-from osteoplan.core.structure_editing import StructureEditor
-from osteoplan.core.structures import StructureSet, case_structures
-from osteoplan.core.trajectory import Side, Trajectory, TrajectoryKind
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.imaging.demo import DEMO_IMAGE_PREFIX, is_builtin_image, load_demo_case
+from osteoplan.core.planning.devices import Device, DeviceCatalog, DeviceKind, device_catalog
+from osteoplan.core.planning.editing import PlanEditor
+from osteoplan.core.planning.history import History
+from osteoplan.core.planning.plan import ImageRef, Plan
+from osteoplan.core.safety.distances import DistanceFields, StructureDistance
+from osteoplan.core.safety.structure_editing import StructureEditor
+from osteoplan.core.safety.structures import StructureSet, case_structures
+from osteoplan.core.planning.trajectory import Side, Trajectory, TrajectoryKind
 
 if TYPE_CHECKING:  # the readout engine (scipy.optimize, pedicle analysis) loads with the first readout
-    from osteoplan.core.readouts import ReadoutEngine, TrajectoryReadout
+    from osteoplan.core.planning.readouts import ReadoutEngine, TrajectoryReadout
 
 # The usual bone needle for each technique (Clarençon 2019: 11G and 13G for vertebroplasty);
 # the first catalog device of the gauge is used.
@@ -44,7 +44,7 @@ class NeedleState(str, Enum):
 
 def needle_state(worst_severity) -> NeedleState:
     """A needle looks like its worst warning: stop -> problem, warn -> caution."""
-    from osteoplan.core.safety import Severity
+    from osteoplan.core.safety.warnings import Severity
 
     return {Severity.STOP: NeedleState.PROBLEM, Severity.WARN: NeedleState.CAUTION}.get(worst_severity, NeedleState.OK)
 
@@ -96,7 +96,7 @@ class PlanSession:
         self.engine.prepare()
         hazards = self.structures.needle_hazards()
         if self.plan.ablations:  # the zones are measured against skin too
-            from osteoplan.core.ablation_warnings import ablation_hazards
+            from osteoplan.core.ablation.warnings import ablation_hazards
 
             hazards += [s for s in ablation_hazards(self.structures) if s not in hazards]
         self.distance_fields.prepare(hazards, progress)
@@ -108,7 +108,7 @@ class PlanSession:
         (and the plan asks for them), with the plan's structure edits applied."""
         with self._structures_lock:
             if self._structures is None:
-                from osteoplan.core.structure_state import apply_edits
+                from osteoplan.core.safety.structure_state import apply_edits
 
                 ref = self.plan.structures
                 self._ensure_plan_masks()
@@ -132,7 +132,7 @@ class PlanSession:
         """Read the plan's mask files if nobody has yet (`load_case_for_plan` normally does)."""
         if self.plan.structure_masks is None and self.plan.structures.masks:
             from osteoplan.core.errors import LoadError
-            from osteoplan.core.io.structure_masks import read_structure_masks
+            from osteoplan.core.files.structure_masks import read_structure_masks
 
             try:
                 self.plan.structure_masks = read_structure_masks(self.plan.structures.masks, self.case.ct)
@@ -140,7 +140,7 @@ class PlanSession:
                 self.structure_notes.append(f"Edited structures not restored: {exc}")
 
     def _body_mask(self) -> np.ndarray:
-        from osteoplan.core.bone_fields import BODY_BIT
+        from osteoplan.core.imaging.bone_fields import BODY_BIT
 
         return (self.engine.masks.bits & BODY_BIT) > 0  # the readouts' body: computed once for both
 
@@ -151,7 +151,7 @@ class PlanSession:
         Records the edits in the plan (`plan.structures`, `plan.structure_masks`), drops every
         cache that depends on structures (fields of unchanged masks are kept), then emits
         `structures_changed` and `readouts_changed` for every path."""
-        from osteoplan.core.structure_state import EditedMasks, record_edits
+        from osteoplan.core.safety.structure_state import EditedMasks, record_edits
 
         with self._structures_lock:
             old = self.structures
@@ -172,7 +172,7 @@ class PlanSession:
 
     def structure_distances(self, trajectory_id: str) -> dict[str, list[StructureDistance]]:
         """Whole-needle distances of a trajectory and its spindles (by object id) to each hazard."""
-        from osteoplan.core.structure_warnings import trajectory_distances
+        from osteoplan.core.safety.structure_warnings import trajectory_distances
 
         trajectory = self.plan.trajectory(trajectory_id)
         with self._structures_lock:
@@ -190,7 +190,7 @@ class PlanSession:
     def engine(self) -> ReadoutEngine:
         with self._engine_lock:
             if self._engine is None:
-                from osteoplan.core.readouts import ReadoutEngine
+                from osteoplan.core.planning.readouts import ReadoutEngine
 
                 self._engine = ReadoutEngine(self.case)
             return self._engine
@@ -207,7 +207,7 @@ class PlanSession:
 
     def warnings(self, trajectory_id: str) -> list:
         """The typed warnings of one trajectory (see `plan_check`)."""
-        from osteoplan.core.plan_check import trajectory_warnings
+        from osteoplan.core.report.check import trajectory_warnings
 
         return trajectory_warnings(self, trajectory_id)
 
@@ -216,12 +216,12 @@ class PlanSession:
         """The zone of an ablation (`ablation.AblationZone`) by its probe's zone model (the table model unless
         a plugin's), cached until its path or it changes.
         Raises `AblationError` when the ablation's path has no probe or the setting is unknown."""
-        from osteoplan.core.ablation import probe_and_setting
-        from osteoplan.core.ablation_models import ZoneRequest, model_zone
+        from osteoplan.core.ablation.zones import probe_and_setting
+        from osteoplan.core.ablation.models import ZoneRequest, model_zone
 
         ablation = self.plan.ablation(ablation_id)
         if ablation.trajectory not in self.plan:
-            from osteoplan.core.ablation import AblationError
+            from osteoplan.core.ablation.zones import AblationError
 
             raise AblationError(f"ablation {ablation.id!r}: no trajectory {ablation.trajectory!r} in the plan")
         trajectory = self.plan.trajectory(ablation.trajectory)
@@ -235,12 +235,12 @@ class PlanSession:
         return zone
 
     def ablation_warnings(self, ablation_id: str) -> list:
-        from osteoplan.core.ablation_warnings import ablation_warnings
+        from osteoplan.core.ablation.warnings import ablation_warnings
 
         return ablation_warnings(self, ablation_id)
 
     def state(self, trajectory_id: str) -> NeedleState:
-        from osteoplan.core.safety import worst
+        from osteoplan.core.safety.warnings import worst
 
         return needle_state(worst(self.warnings(trajectory_id)))
 
@@ -284,8 +284,8 @@ def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
 
     Raises `LoadError` when the image cannot be loaded.
     """
-    from osteoplan.core.io import load_image, load_label_map
-    from osteoplan.core.io.plan_file import check_image_hash
+    from osteoplan.core.imaging.io import load_image, load_label_map
+    from osteoplan.core.files.plan_file import check_image_hash
 
     image = loaded.plan.image
     warnings: list[str] = []
@@ -300,7 +300,7 @@ def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
             case = case.with_labels(load_label_map(loaded.labels_path, names, reference=case.ct))
     if loaded.plan.structures.masks and loaded.plan.structure_masks is None:
         from osteoplan.core.errors import LoadError
-        from osteoplan.core.io.structure_masks import read_structure_masks
+        from osteoplan.core.files.structure_masks import read_structure_masks
 
         try:
             loaded.plan.structure_masks = read_structure_masks(loaded.plan.structures.masks, case.ct)
@@ -314,7 +314,7 @@ def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
 
 def open_plan_session(path, progress=None) -> tuple[PlanSession, list[str]]:
     """Load a plan file and its image into a session (what `osteoplan check` and the GUI do)."""
-    from osteoplan.core.io.plan_file import load_plan
+    from osteoplan.core.files.plan_file import load_plan
 
     loaded = load_plan(path)
     case, warnings = load_case_for_plan(loaded, progress)

@@ -10,8 +10,8 @@ from vtkmodules.vtkFiltersCore import vtkSurfaceNets2D
 from vtkmodules.vtkImagingCore import vtkImageReslice
 from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkRenderer
 
-from osteoplan.core.view_geometry import ViewFrame
-from osteoplan.core.volume import Volume
+from osteoplan.core.display.view_geometry import ViewFrame
+from osteoplan.core.imaging.volume import Volume
 from osteoplan.render.vtk_image import lps_matrix, vtk_image
 
 TOWARDS_EYE_MM = 0.1

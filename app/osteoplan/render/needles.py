@@ -13,7 +13,7 @@ from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkFiltersCore import vtkTubeFilter
 from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkRenderer
 
-from osteoplan.core.view_geometry import ViewFrame, segment_part_near_plane, segment_plane_crossing, signed_distance_to_plane
+from osteoplan.core.display.view_geometry import ViewFrame, segment_part_near_plane, segment_plane_crossing, signed_distance_to_plane
 from osteoplan.render.polydata import ColoredActor, circles_polydata, points_polydata, segments_polydata
 
 TOWARDS_EYE_MM = 0.2  # overlays sit a hair in front of the resliced image

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from vtkmodules.vtkRenderingCore import vtkRenderer
 
-from osteoplan.core.proposals import RISK_OK, RISK_PEDICLE, RiskMap
+from osteoplan.core.proposals.propose import RISK_OK, RISK_PEDICLE, RiskMap
 from osteoplan.render.polydata import ColoredActor, points_polydata
 
 STOP_RGB = (0.85, 0.12, 0.12)

@@ -6,7 +6,7 @@ from vtkmodules.vtkCommonCore import vtkLookupTable
 from vtkmodules.vtkRenderingCore import vtkImageProperty, vtkImageSlice, vtkRenderer
 from vtkmodules.vtkRenderingImage import vtkImageResliceMapper
 
-from osteoplan.core.volume import Volume
+from osteoplan.core.imaging.volume import Volume
 from osteoplan.render.vtk_image import lps_matrix, vtk_image
 
 LABEL_OVERLAY_OPACITY = 0.5  # of a structure at full opacity; context tissues are fainter (resources)

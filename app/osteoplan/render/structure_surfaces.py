@@ -7,7 +7,7 @@ from vtkmodules.util.numpy_support import vtk_to_numpy, numpy_to_vtk
 from vtkmodules.vtkFiltersCore import vtkSurfaceNets3D
 from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkRenderer
 
-from osteoplan.core.volume import Volume
+from osteoplan.core.imaging.volume import Volume
 from osteoplan.render.vtk_image import lps_matrix, vtk_image
 
 SURFACE_OPACITY = 0.55

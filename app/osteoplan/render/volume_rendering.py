@@ -9,8 +9,8 @@ from vtkmodules.vtkRenderingCore import vtkColorTransferFunction, vtkRenderer, v
 from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper, vtkGPUVolumeRayCastMapper
 import vtkmodules.vtkRenderingVolumeOpenGL2  # noqa: F401  (registers the OpenGL volume mappers)
 
-from osteoplan.core.presets import VolumeRenderingPreset
-from osteoplan.core.volume import Volume
+from osteoplan.core.display.presets import VolumeRenderingPreset
+from osteoplan.core.imaging.volume import Volume
 from osteoplan.render.vtk_image import lps_matrix, vtk_image
 
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software rasterizer")

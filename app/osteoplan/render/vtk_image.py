@@ -7,7 +7,7 @@ from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonMath import vtkMatrix4x4
 from vtkmodules.vtkCommonDataModel import vtkImageData
 
-from osteoplan.core.volume import Volume
+from osteoplan.core.imaging.volume import Volume
 
 
 def vtk_image(volume: Volume) -> vtkImageData:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from vtkmodules.vtkRenderingCore import vtkRenderer
 
-from osteoplan.core.volume import Volume
+from osteoplan.core.imaging.volume import Volume
 from osteoplan.render.label_outlines import LabelOutlines
 from osteoplan.render.slices import LabelSliceLayer
 from osteoplan.render.structure_surfaces import StructureSurfaces

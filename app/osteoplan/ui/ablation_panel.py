@@ -70,7 +70,7 @@ class AblationPanel(PlanItemPanel):
 
     def summary(self, ablation_id: str) -> dict | None:
         """The refined summary while the ablation is unchanged since its refine, else the table model's."""
-        from osteoplan.core.ablation_warnings import ablation_summary
+        from osteoplan.core.ablation.warnings import ablation_summary
 
         if ablation_id in self.refined and self._refined_keys.get(ablation_id) == self._key(ablation_id):
             return self.refined[ablation_id]
@@ -145,7 +145,7 @@ class AblationPanel(PlanItemPanel):
 
     # --- edits ----------------------------------------------------------------------------------
     def add_to_selected_path(self) -> None:
-        from osteoplan.core.ablation import Ablation
+        from osteoplan.core.ablation.zones import Ablation
 
         session, trajectory_id = self.session, self.window.controller.selected_id
         if session is None or trajectory_id is None:
@@ -165,7 +165,7 @@ class AblationPanel(PlanItemPanel):
             self._edit(lambda: self.session.editor.remove_ablation(self.selected_id))
 
     def add_thermocouple_at_cursor(self) -> None:
-        from osteoplan.core.ablation import Thermocouple
+        from osteoplan.core.ablation.zones import Thermocouple
 
         if self.session is None:
             return
@@ -174,8 +174,8 @@ class AblationPanel(PlanItemPanel):
         self._edit(lambda: self.session.editor.add_thermocouple(thermocouple))
 
     def refine_selected(self):
-        from osteoplan.core.ablation_refine import bioheat_available, refine_ablation
-        from osteoplan.core.ablation_warnings import ablation_summary
+        from osteoplan.core.ablation.refine import bioheat_available, refine_ablation
+        from osteoplan.core.ablation.warnings import ablation_summary
 
         session, ablation_id = self.session, self.selected_id
         if session is None or ablation_id is None or not bioheat_available():

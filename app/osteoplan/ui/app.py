@@ -76,7 +76,7 @@ def start_gui(path: str | None = None, demo: str | None = None):
     app = create_application()
     if demo and not path:
         # Read the demo case while the window is being built (it is memoised in core.demo).
-        from osteoplan.core.demo import load_demo_case
+        from osteoplan.core.imaging.demo import load_demo_case
 
         threading.Thread(target=load_demo_case, args=(demo or "spine",), daemon=True).start()
     from osteoplan.ui.main_window import MainWindow

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.injection import Injection, portions_of
+from osteoplan.core.planning.injection import Injection, portions_of
 from osteoplan.ui.plan_item_panel import PlanItemPanel, row_table
 from osteoplan.ui.tasks import busy_cursor
 
@@ -69,7 +69,7 @@ class CementPanel(PlanItemPanel):
 
     # --- showing --------------------------------------------------------------------------------
     def report(self) -> dict | None:
-        from osteoplan.core.cement_session import injection_report
+        from osteoplan.core.cement.simulation import injection_report
 
         try:
             with busy_cursor():
@@ -130,7 +130,7 @@ class CementPanel(PlanItemPanel):
             return
         if report is None:
             return
-        from osteoplan.core.cement_session import solve
+        from osteoplan.core.cement.simulation import solve
 
         lines = []
         for injection in self.session.plan.injections:

@@ -99,7 +99,7 @@ Axial and coronal views are shown radiologically: the patient's left is on the s
 
 
 def show_mouse_help(parent: QWidget) -> None:
-    from osteoplan.core.presets import display_presets
+    from osteoplan.core.display.presets import display_presets
 
     presets = ", ".join(f"key {p.shortcut} {p.name.lower()} {p.width:g}/{p.level:g}"
                         for p in display_presets().window_level if p.shortcut)

@@ -4,7 +4,7 @@ projection (needles black like metal, cement dark, ablation zones tinted), and t
 The pane can take the place of any of the four views (View > Fluoroscopy in pane). The C-arm is
 centred on the selected needle's target (else the cursor) by the AP / Lateral buttons; Bull's-eye
 turns it down the selected needle. The DRR is recomputed when the C-arm moves (tens of ms, see
-core/fluoro.py); the overlays are repainted live while needles are dragged and the "advance"
+core/fluoro/drr.py); the overlays are repainted live while needles are dragged and the "advance"
 slider of the needle views moves the needle's tip here too.
 """
 
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osteoplan.core.fluoro import (
+from osteoplan.core.fluoro.drr import (
     CArm,
     Drr,
     attenuation_volume,
@@ -35,7 +35,7 @@ from osteoplan.core.fluoro import (
     mask_projection,
     project_points,
 )
-from osteoplan.core.view_geometry import orientation_label
+from osteoplan.core.display.view_geometry import orientation_label
 from osteoplan.ui.style import VIRTUAL_TIP_COLOR
 
 PANES = {"axial": "Axial pane", "3d": "3D pane", "sagittal": "Sagittal pane", "coronal": "Coronal pane"}
@@ -352,7 +352,7 @@ class DrrView(QWidget):
         session, selected = self.window.session, self.window.controller.selected_id
         if self.drr is None or session is None or selected is None or selected not in session.plan:
             return None
-        from osteoplan.core.fluoro_rule import check_fluoro_rule
+        from osteoplan.core.fluoro.rule import check_fluoro_rule
 
         try:
             return check_fluoro_rule(session.engine, session.plan.trajectory(selected))

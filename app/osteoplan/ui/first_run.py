@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osteoplan.core.demo import DEMO_DESCRIPTIONS
+from osteoplan.core.imaging.demo import DEMO_DESCRIPTIONS
 from osteoplan.core.resources import resource_path
 
 FIRST_RUN_KEY = "first_run_done"  # set once a first case was shown: later hints skip the welcome

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QProgressDialog
 
-from osteoplan.core.case import Case
-from osteoplan.core.demo import load_demo_case
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.imaging.demo import load_demo_case
 from osteoplan.ui.dialogs import SeriesPickerDialog
 from osteoplan.ui.tasks import BackgroundTask, start
 
 if TYPE_CHECKING:
-    from osteoplan.core.io import SeveralSeriesError
+    from osteoplan.core.imaging.io import SeveralSeriesError
     from osteoplan.ui.main_window import MainWindow
 
 IMAGE_FILE_FILTER = "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)"
@@ -65,7 +65,7 @@ def run_task(window: "MainWindow", title: str, work: Callable, on_success: Calla
         if cancel is not None and cancel.is_set():
             window.statusBar().showMessage(f"{title.rstrip('…')}: cancelled", 5000)
             return
-        from osteoplan.core.io import SeveralSeriesError
+        from osteoplan.core.imaging.io import SeveralSeriesError
 
         if isinstance(error, SeveralSeriesError):
             _pick_series(window, error)
@@ -86,7 +86,7 @@ def _pick_series(window: "MainWindow", error: SeveralSeriesError) -> None:
 
 
 def open_image(window: "MainWindow", path: str, series_uid: str | None = None) -> BackgroundTask:
-    from osteoplan.core.io import load_image
+    from osteoplan.core.imaging.io import load_image
 
     def loaded(result) -> None:
         case = Case(ct=result.volume, source=str(path), warnings=tuple(result.warnings))
@@ -98,12 +98,12 @@ def open_image(window: "MainWindow", path: str, series_uid: str | None = None) -
 
 
 def open_label_map(window: "MainWindow", path: str) -> BackgroundTask:
-    from osteoplan.core.io import load_label_map
+    from osteoplan.core.imaging.io import load_label_map
 
     case = window.case
 
     def loaded(labels) -> None:
-        from osteoplan.core.plan import LabelsRef
+        from osteoplan.core.planning.plan import LabelsRef
         from osteoplan.core.session import PlanSession
 
         labelled = case.with_labels(labels)

@@ -16,12 +16,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osteoplan.core.case import Case
+from osteoplan.core.imaging.case import Case
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.session import PlanSession
-from osteoplan.core.tissue import tissue_at
-from osteoplan.core.view_geometry import SliceOrientation
-from osteoplan.core.viewer import ViewerState
+from osteoplan.core.imaging.tissue import tissue_at
+from osteoplan.core.display.view_geometry import SliceOrientation
+from osteoplan.core.display.viewer import ViewerState
 from osteoplan.ui import first_run, loading, menus, plugin_panels, preferences, shortcuts
 from osteoplan.ui.ablation_panel import AblationPanel
 from osteoplan.ui.cement_panel import CementPanel

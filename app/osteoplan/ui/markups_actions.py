@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, Q
                                QMessageBox, QVBoxLayout)
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.io.slicer_markups import ImportedMarkups, Landmark, add_imported, export_markups, import_markups
+from osteoplan.core.files.slicer_markups import ImportedMarkups, Landmark, add_imported, export_markups, import_markups
 
 if TYPE_CHECKING:
     from osteoplan.ui.main_window import MainWindow
@@ -145,7 +145,7 @@ def export_segmentation_dialog(window: "MainWindow") -> None:
 
 
 def export_segmentation_to(window: "MainWindow", path) -> list[Path]:
-    from osteoplan.core.io.slicer_segmentation import export_segmentation
+    from osteoplan.core.files.slicer_segmentation import export_segmentation
 
     session = window.session
     try:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
-from osteoplan.core.demo import DEMO_CASES, DEMO_DESCRIPTIONS
-from osteoplan.core.trajectory import TrajectoryKind
+from osteoplan.core.imaging.demo import DEMO_CASES, DEMO_DESCRIPTIONS
+from osteoplan.core.planning.trajectory import TrajectoryKind
 from osteoplan.ui import dialogs, preferences, shortcuts
 
 if TYPE_CHECKING:

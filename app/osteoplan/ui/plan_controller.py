@@ -14,9 +14,9 @@ from PySide6.QtCore import QObject, Signal
 
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.session import NeedleState, PlanSession, needle_state
-from osteoplan.core.trajectory import TrajectoryKind
-from osteoplan.core.distances import FIELD_MARGIN_MM
-from osteoplan.core.structure_warnings import distance_warning
+from osteoplan.core.planning.trajectory import TrajectoryKind
+from osteoplan.core.safety.distances import FIELD_MARGIN_MM
+from osteoplan.core.safety.structure_warnings import distance_warning
 from osteoplan.render.polydata import ColoredActor, points_polydata
 from osteoplan.render.zones import FilledShape, ZoneLayers2D, ZoneSurfaces3D
 from osteoplan.render.needles import (
@@ -158,7 +158,7 @@ class PlanController(QObject):
         table model's; an ablation whose path has no probe is skipped."""
         if self.session is None:
             return {}
-        from osteoplan.core.ablation import AblationError, probe_and_setting
+        from osteoplan.core.ablation.zones import AblationError, probe_and_setting
 
         zones = {}
         for ablation in self.session.plan.ablations:
@@ -177,7 +177,7 @@ class PlanController(QObject):
         """The cement of every injection at its planned volume, or at the Cement panel's preview volume."""
         if self.session is None or not self.session.plan.injections:
             return {}
-        from osteoplan.core.cement_session import solve
+        from osteoplan.core.cement.simulation import solve
 
         try:
             with busy_cursor():  # a new tip, volume or viscosity re-solves (cached otherwise)
@@ -365,19 +365,19 @@ class PlanController(QObject):
         self._add_proposals(proposals, label)
 
     def add_bilateral_transpedicular_at_cursor(self) -> None:
-        from osteoplan.core.templates import bilateral_transpedicular
+        from osteoplan.core.planning.templates import bilateral_transpedicular
 
         device = self.session.default_device(TrajectoryKind.TRANSPEDICULAR) if self.session else None
         self._template_at_cursor("Bilateral transpedicular", TrajectoryKind.TRANSPEDICULAR, bilateral_transpedicular,
                                  **({"radius_mm": device.radius_mm} if device else {}))
 
     def add_femoral_neck_at_cursor(self) -> None:
-        from osteoplan.core.templates import femoral_neck_paths
+        from osteoplan.core.planning.templates import femoral_neck_paths
 
         self._template_at_cursor("Femoral neck paths", TrajectoryKind.TRANSCORTICAL, femoral_neck_paths)
 
     def align_selected(self) -> None:
-        from osteoplan.core.pedicle import align_transpedicular
+        from osteoplan.core.planning.pedicle import align_transpedicular
 
         if self.session is None or self.selected_id is None:
             return

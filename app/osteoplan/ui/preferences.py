@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osteoplan.core.presets import WindowLevelPreset, display_presets
-from osteoplan.core.structures import (
+from osteoplan.core.display.presets import WindowLevelPreset, display_presets
+from osteoplan.core.safety.structures import (
     set_user_threshold_defaults,
     structure_categories,
     user_threshold_defaults,

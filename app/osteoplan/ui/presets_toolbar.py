@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QComboBox, QLabel, QToolBar, QWidget
 
-from osteoplan.core.presets import display_presets
-from osteoplan.core.viewer import ViewerState
+from osteoplan.core.display.presets import display_presets
+from osteoplan.core.display.viewer import ViewerState
 
 CUSTOM = "Custom"
 

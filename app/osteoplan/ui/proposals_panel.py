@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.proposals import (
+from osteoplan.core.proposals.propose import (
     Candidate,
     CandidatePair,
     ProposalResult,

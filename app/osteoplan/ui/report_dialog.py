@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
                                QPushButton, QVBoxLayout)
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.structures import user_threshold_defaults
+from osteoplan.core.safety.structures import user_threshold_defaults
 from osteoplan.ui.report_pdf import PROGRESS_PREFIX, ReportError, check_output_path
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def _osteoplan_command() -> list[str]:
 def export_report_in_background(window: "MainWindow", out_path: str, identify: bool):
     """Write the report of the window's plan to `out_path` in a child process, with progress; a status-bar
     message when done, a message box on failure. Returns the task (None when the input is refused)."""
-    from osteoplan.core.io.plan_file import save_plan
+    from osteoplan.core.files.plan_file import save_plan
     from osteoplan.ui import loading
 
     session = window.session

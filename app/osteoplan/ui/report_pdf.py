@@ -19,7 +19,7 @@ from PySide6.QtGui import (QAbstractTextDocumentLayout, QColor, QFont, QImage, Q
                            QPdfWriter, QPen, QTextDocument, QTextOption)
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.report import (Figure, ImageRequest, KeyValues, Paragraph, ReportContent, Section, Table,
+from osteoplan.core.report.content import (Figure, ImageRequest, KeyValues, Paragraph, ReportContent, Section, Table,
                                    build_report)
 
 IMAGE_WINDOW_SIZE = (1400, 900)  # the planning window the images are taken from

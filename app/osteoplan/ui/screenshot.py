@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from osteoplan.core.case import Case
+from osteoplan.core.imaging.case import Case
 
 
 def render_screenshot(case: Case, out_path: str | Path, view: str = "four-up", size: tuple[int, int] = (1400, 900),

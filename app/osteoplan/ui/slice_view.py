@@ -18,8 +18,8 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
-from osteoplan.core.view_geometry import SliceOrientation, orientation_label, slice_step_mm, view_frame
-from osteoplan.core.viewer import ViewerState
+from osteoplan.core.display.view_geometry import SliceOrientation, orientation_label, slice_step_mm, view_frame
+from osteoplan.core.display.viewer import ViewerState
 from osteoplan.render.overlays import CrosshairLine, EdgeLetters
 from osteoplan.ui.reslice_view import ZOOM_STEP, ResliceView
 from osteoplan.ui.style import VIEW_COLORS, VIEW_TITLES

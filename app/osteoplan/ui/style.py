@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from osteoplan.core.view_geometry import SliceOrientation
+from osteoplan.core.display.view_geometry import SliceOrientation
 
 # The slice colours radiologists know from 3D Slicer: axial red, sagittal yellow, coronal green.
 VIEW_COLORS = {

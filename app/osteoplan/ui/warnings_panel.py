@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-from osteoplan.core.safety import SEVERITY_ORDER, Severity
+from osteoplan.core.safety.warnings import SEVERITY_ORDER, Severity
 from osteoplan.core.session import needle_state
 from osteoplan.ui.style import NEEDLE_COLORS
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from osteoplan.core.ablation import AblationZone, ZoneGeometry, rasterize_zone
+from osteoplan.core.ablation.zones import AblationZone, ZoneGeometry, rasterize_zone
 
 osteoplan_api_version = 1  # the plugin API version this module was written for
 
@@ -22,7 +22,7 @@ def sphere_diameter_mm(setting) -> float:
 
 
 def sphere_zone(request) -> AblationZone:
-    """``request``: `osteoplan.core.ablation_models.ZoneRequest` (case, trajectory, probe, setting, offset)."""
+    """``request``: `osteoplan.core.ablation.models.ZoneRequest` (case, trajectory, probe, setting, offset)."""
     setting = request.setting
     radius = sphere_diameter_mm(setting) / 2.0
     shell = setting.shell_45c_mm or 0.0

@@ -1,0 +1,4 @@
+"""Virtual fluoroscopy: C-arm geometry, DRRs, and the lateral/AP rule of transpedicular access.
+
+May import: `imaging`, `planning`, `safety`.
+"""

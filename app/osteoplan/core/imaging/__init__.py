@@ -1,0 +1,5 @@
+"""The CT and what is read straight off it: volumes in LPS mm, image and label-map loading, the
+loaded case, tissue classes from HU, bone/body masks and fields, content hashes, the demo phantoms.
+
+May import: no other core package (only the shared basics `errors`, `resources`, `entry_points`).
+"""
