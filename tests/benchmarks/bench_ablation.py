@@ -22,7 +22,8 @@ sys.path[:0] = [str(REPO / "app"), str(REPO)]
 
 import numpy as np  # noqa: E402
 
-from osteoplan.core.ablation.zones import Ablation, compute_zone  # noqa: E402
+from osteoplan.core.ablation.zones import compute_zone  # noqa: E402
+from osteoplan.core.planning.ablation import Ablation
 from osteoplan.core.imaging.case import Case  # noqa: E402
 from osteoplan.core.planning.devices import device_catalog  # noqa: E402
 from osteoplan.core.imaging.io import LabelMap  # noqa: E402

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from osteoplan.core.ablation.zones import Ablation, AblationError, Thermocouple, compute_zone
+from osteoplan.core.ablation.zones import compute_zone
+from osteoplan.core.planning.ablation import Ablation, AblationError, Thermocouple
 from osteoplan.core.ablation.analysis import lesion_coverage, peak_temperature, zone_structure_distances
 from osteoplan.core.imaging.case import Case
 from osteoplan.core.planning.devices import AblationProbe, DeviceKind, device_catalog, parse_device

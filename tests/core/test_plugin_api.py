@@ -8,6 +8,7 @@ from importlib.metadata import EntryPoint, entry_points
 import pytest
 
 from osteoplan import plugin_api
+from osteoplan.core import entry_points as entry_points_module
 from osteoplan.core.planning import devices
 from osteoplan.plugin_api import API_VERSION, DEVICE_CATALOGS, GROUPS, load_plugins
 
@@ -56,7 +57,7 @@ def fake_plugins(tmp_path, monkeypatch):
         ("missing", "no_such_module_at_all:provider"),
         ("builtin", "osteoplan_builtins.devices:device_entries"),
     ]]
-    monkeypatch.setattr(plugin_api, "entry_points", lambda group: [ep for ep in eps if ep.group == group])
+    monkeypatch.setattr(entry_points_module, "entry_points", lambda group: [ep for ep in eps if ep.group == group])
     devices.device_catalog.cache_clear()
     yield
     devices.device_catalog.cache_clear()
@@ -109,7 +110,8 @@ def test_every_builtin_is_registered_through_the_public_entry_points():
 def test_the_builtins_behave_as_the_core_they_wrap(tmp_path):
     import numpy as np
 
-    from osteoplan.core.ablation.zones import Ablation, compute_zone
+    from osteoplan.core.ablation.zones import compute_zone
+    from osteoplan.core.planning.ablation import Ablation
     from osteoplan.core.ablation.models import ZoneRequest
     from osteoplan.core.cement.spread import cement_model
     from osteoplan.core.session import PlanSession
@@ -142,7 +144,7 @@ def test_the_builtins_behave_as_the_core_they_wrap(tmp_path):
 
 def test_a_group_is_imported_once_per_process_and_problems_are_reported_once(monkeypatch, caplog):
     calls = []
-    monkeypatch.setattr(plugin_api, "entry_points", lambda group: calls.append(group) or [
+    monkeypatch.setattr(entry_points_module, "entry_points", lambda group: calls.append(group) or [
         EntryPoint("missing", "no_such_module_at_all:model", group)])
     plugin_api.clear_registry()
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from osteoplan import plugin_api
+from osteoplan.core import entry_points as entry_points_module
 
 EXAMPLE_PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "example_plugin"
 
@@ -42,7 +43,7 @@ def add_entry_points(monkeypatch):
             monkeypatch.syspath_prepend(str(path))
         added = [EntryPoint(name, value, group) for group, name, value in extra]
         real = entry_points
-        monkeypatch.setattr(plugin_api, "entry_points",
+        monkeypatch.setattr(entry_points_module, "entry_points",
                             lambda group: [*real(group=group), *[ep for ep in added if ep.group == group]])
         reset_plugin_caches()
 

@@ -76,7 +76,7 @@ def zone_models(tmp_path, add_entry_points):
 
 
 def _ablation_session(catalog, zone_model: str) -> PlanSession:
-    from osteoplan.core.ablation.zones import Ablation
+    from osteoplan.core.planning.ablation import Ablation
 
     case = make_synthetic_case()
     session = PlanSession(case, catalog=catalog)

@@ -27,6 +27,7 @@ from osteoplan.core.planning.trajectory import Side, Trajectory, TrajectoryKind
 
 if TYPE_CHECKING:  # the readout engine (scipy.optimize, pedicle analysis) loads with the first readout
     from osteoplan.core.planning.readouts import ReadoutEngine, TrajectoryReadout
+    from osteoplan.core.safety.warnings import SafetyWarning
 
 # The usual bone needle for each technique (Clarençon 2019: 11G and 13G for vertebroplasty);
 # the first catalog device of the gauge is used.
@@ -205,23 +206,40 @@ class PlanSession:
         self._readouts[trajectory_id] = (trajectory, readout)
         return readout
 
-    def warnings(self, trajectory_id: str) -> list:
-        """The typed warnings of one trajectory (see `plan_check`)."""
-        from osteoplan.core.report.check import trajectory_warnings
+    def warnings(self, trajectory_id: str) -> list[SafetyWarning]:
+        """The typed warnings of one trajectory, in this order: its pedicle breach (thresholds in
+        resources/check_rules.json), the fluoroscopy rule of a transpedicular path (also there), its
+        devices (length, spindle anchorage, illustrative numbers), its whole-needle distances to the
+        critical structures (resources/structure_categories.json), the zones of its ablations
+        (resources/ablation_model.json; object = the ablation id) and its cement (object = the injection id)."""
+        from osteoplan.core.fluoro.rule import fluoro_rule_warnings
+        from osteoplan.core.safety.check_rules import device_warnings, pedicle_breach_warnings
+        from osteoplan.core.safety.structure_warnings import structure_warnings
 
-        return trajectory_warnings(self, trajectory_id)
+        trajectory = self.plan.trajectory(trajectory_id)
+        found = pedicle_breach_warnings(self, trajectory)
+        found += fluoro_rule_warnings(self, trajectory)
+        found += device_warnings(self, trajectory)
+        found += structure_warnings(self, trajectory_id)
+        for ablation in self.plan.ablations_of(trajectory_id):
+            found += self.ablation_warnings(ablation.id)
+        if self.plan.injections_of(trajectory_id):
+            from osteoplan.core.cement.simulation import cement_warnings
+
+            found += cement_warnings(self, trajectory_id)
+        return found
 
     # --- ablations -------------------------------------------------------------------------
     def ablation_zone(self, ablation_id: str):
         """The zone of an ablation (`ablation.AblationZone`) by its probe's zone model (the table model unless
         a plugin's), cached until its path or it changes.
         Raises `AblationError` when the ablation's path has no probe or the setting is unknown."""
-        from osteoplan.core.ablation.zones import probe_and_setting
+        from osteoplan.core.planning.ablation import probe_and_setting
         from osteoplan.core.ablation.models import ZoneRequest, model_zone
 
         ablation = self.plan.ablation(ablation_id)
         if ablation.trajectory not in self.plan:
-            from osteoplan.core.ablation.zones import AblationError
+            from osteoplan.core.planning.ablation import AblationError
 
             raise AblationError(f"ablation {ablation.id!r}: no trajectory {ablation.trajectory!r} in the plan")
         trajectory = self.plan.trajectory(ablation.trajectory)

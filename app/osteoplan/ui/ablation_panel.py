@@ -145,7 +145,7 @@ class AblationPanel(PlanItemPanel):
 
     # --- edits ----------------------------------------------------------------------------------
     def add_to_selected_path(self) -> None:
-        from osteoplan.core.ablation.zones import Ablation
+        from osteoplan.core.planning.ablation import Ablation
 
         session, trajectory_id = self.session, self.window.controller.selected_id
         if session is None or trajectory_id is None:
@@ -165,7 +165,7 @@ class AblationPanel(PlanItemPanel):
             self._edit(lambda: self.session.editor.remove_ablation(self.selected_id))
 
     def add_thermocouple_at_cursor(self) -> None:
-        from osteoplan.core.ablation.zones import Thermocouple
+        from osteoplan.core.planning.ablation import Thermocouple
 
         if self.session is None:
             return

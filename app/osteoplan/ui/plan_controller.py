@@ -158,7 +158,7 @@ class PlanController(QObject):
         table model's; an ablation whose path has no probe is skipped."""
         if self.session is None:
             return {}
-        from osteoplan.core.ablation.zones import AblationError, probe_and_setting
+        from osteoplan.core.planning.ablation import AblationError, probe_and_setting
 
         zones = {}
         for ablation in self.session.plan.ablations:

@@ -16,7 +16,7 @@ MAX_TITLE = 60
 
 
 def _panel_dock(window: QMainWindow, name: str, panel: object) -> QDockWidget:
-    from osteoplan.plugin_api import instantiate
+    from osteoplan.core.entry_points import instantiate
 
     panel = instantiate(panel)
     title = getattr(panel, "title", None)
@@ -36,7 +36,7 @@ def _panel_dock(window: QMainWindow, name: str, panel: object) -> QDockWidget:
 
 def add_plugin_panels(window: QMainWindow, beside: QDockWidget | None = None) -> dict[str, QDockWidget]:
     """Add a dock per plugin panel (tabbed with `beside`); returns ``{entry-point name: dock}``."""
-    from osteoplan.plugin_api import UI_PANELS, describe_error, problems, registered, report_once
+    from osteoplan.core.entry_points import UI_PANELS, describe_error, problems, registered, report_once
 
     docks: dict[str, QDockWidget] = {}
     failed = 0

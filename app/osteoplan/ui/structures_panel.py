@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.safety.structures import structure_categories
+from osteoplan.core.imaging.anatomy import structure_categories
 
 COLUMNS = ("Show", "", "Name", "Category", "Warn mm", "Stop mm", "In force", "Opacity")
 DEFAULT_BRUSH_MM = 3.0
@@ -178,7 +178,7 @@ class StructuresPanel(QWidget):
     def add_structure(self) -> None:
         name, ok = QInputDialog.getText(self, "New structure", "Name (e.g. nerve_root_L3_left):")
         if ok and name.strip():
-            from osteoplan.core.safety.structures import category_of
+            from osteoplan.core.imaging.anatomy import category_of
 
             self._edit("add_structure", name.strip(), category_of(name.strip()))
 

@@ -13,50 +13,14 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 import numpy as np
 
-from osteoplan.core.ablation.zones import AblationZone, compute_zone
-
-if TYPE_CHECKING:
-    from osteoplan.core.imaging.case import Case
-    from osteoplan.core.planning.devices import AblationProbe, AblationSetting
-    from osteoplan.core.planning.trajectory import Trajectory
+from osteoplan.core.ablation.zones import AblationZone, ZoneRequest
 
 BUILTIN_ZONE_MODEL = "builtin"
 TABLE_MODEL_NAME = "table"
-
-
-@dataclass(frozen=True, eq=False)
-class ZoneRequest:
-    """What a zone model is asked: one ablation of `probe` at `setting` on `trajectory`, in `case` (LPS mm)."""
-
-    case: "Case"
-    trajectory: "Trajectory"
-    probe: "AblationProbe"
-    setting: "AblationSetting"
-    offset_mm: float = 0.0  # pulled back along the probe from the trajectory's target
-
-    @property
-    def ct(self):
-        return self.case.ct
-
-    @property
-    def axis(self) -> np.ndarray:
-        """Unit vector along the probe, entry -> tip."""
-        return self.trajectory.axis
-
-    @property
-    def tip_lps(self) -> np.ndarray:
-        """The probe tip: the trajectory's target, pulled back by `offset_mm`."""
-        return self.trajectory.target - self.axis * self.offset_mm
-
-    def table_zone(self) -> AblationZone:
-        """The built-in table model's zone of this request."""
-        return compute_zone(self.ct, self.trajectory.target, self.axis, self.setting, self.probe.is_cryo,
-                            self.offset_mm)
 
 
 _lock = threading.Lock()
@@ -65,14 +29,14 @@ _skipped: dict[str, str] = {}  # model name -> why it is no longer used in this 
 
 def zone_models() -> dict[str, object]:
     """``{entry-point name: model}`` of every installed zone model, built-in first."""
-    from osteoplan.plugin_api import ABLATION_MODELS, registered
+    from osteoplan.core.entry_points import ABLATION_MODELS, registered
 
     return registered(ABLATION_MODELS)
 
 
 def model_zone(request: ZoneRequest) -> AblationZone:
     """The zone of `request` by its probe's zone model (the table model when that one fails)."""
-    from osteoplan.plugin_api import describe_error, report_once
+    from osteoplan.core.entry_points import describe_error, report_once
 
     name = request.probe.zone_model
     with _lock:

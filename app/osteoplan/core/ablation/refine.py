@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from osteoplan.core.ablation.zones import AblationZone, ZoneGeometry, ablation_model, probe_and_setting
+from osteoplan.core.ablation.zones import AblationZone, ZoneGeometry, ablation_model
+from osteoplan.core.planning.ablation import probe_and_setting
 
 if TYPE_CHECKING:
-    from osteoplan.core.session import PlanSession
+    from osteoplan.core.ablation.warnings import AblationContext
 
 KIND = {"rf_probe": "rf", "mw_antenna": "mw", "cryoprobe": "cryo"}
 
@@ -29,7 +30,7 @@ def bioheat_available() -> bool:
         return False
 
 
-def refine_ablation(session: "PlanSession", ablation_id: str, progress=None, cancel=None):
+def refine_ablation(session: "AblationContext", ablation_id: str, progress=None, cancel=None):
     """(zone on the CT grid, temperature(points) -> degC, the bioheat result) of one ablation."""
     from osteoplan.core.ablation.bioheat import ZoneSpec, refine_zone
 
@@ -61,7 +62,7 @@ def refine_ablation(session: "PlanSession", ablation_id: str, progress=None, can
     return zone, result.temperature_at, result
 
 
-def refined_report(session: "PlanSession") -> dict:
+def refined_report(session: "AblationContext") -> dict:
     """The `simulate ablation --refine --json` object: the table report's keys, model "bioheat"."""
     from osteoplan.core.ablation.warnings import ablation_summary, ablation_warnings
 

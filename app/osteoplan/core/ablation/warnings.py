@@ -16,19 +16,27 @@ warning saying so; a thermocouple at a neural structure predicted past the limit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from osteoplan.core.ablation.zones import AblationError, ablation_model, probe_and_setting
+from osteoplan.core.ablation.zones import ablation_model
+from osteoplan.core.planning.ablation import AblationError, probe_and_setting
 from osteoplan.core.ablation.analysis import lesion_coverage, peak_temperature, zone_structure_distances
+from osteoplan.core.safety.context import PlanContext
 from osteoplan.core.safety.warnings import SafetyWarning, Severity
 from osteoplan.core.safety.structure_warnings import structures_at
 from osteoplan.core.safety.structures import Structure, StructureSet
 
 if TYPE_CHECKING:
     from osteoplan.core.ablation.analysis import ZoneDistance
-    from osteoplan.core.session import PlanSession
+    from osteoplan.core.ablation.zones import AblationZone
+
+
+class AblationContext(PlanContext, Protocol):
+    """What the ablation rules read of a planning session: the safety context and each ablation's zone."""
+
+    def ablation_zone(self, ablation_id: str) -> AblationZone: ...
 
 
 def ablation_hazards(structures: StructureSet) -> list[Structure]:
@@ -37,7 +45,7 @@ def ablation_hazards(structures: StructureSet) -> list[Structure]:
     return [s for s in structures if s.thresholds("ablation").evaluated and model.zone_for(s.category)]
 
 
-def ablation_distances(session: "PlanSession", ablation_id: str, zone=None) -> list["ZoneDistance"]:
+def ablation_distances(session: AblationContext, ablation_id: str, zone=None) -> list["ZoneDistance"]:
     """Distance from the ablation's zone (lethal or shell, per category) to each hazard, nearest first
     (`zone`: another model's zone of this ablation, default the table model's)."""
     ablation = session.plan.ablation(ablation_id)
@@ -62,7 +70,7 @@ def _past_limit(peak_c: float, cryo: bool) -> bool:
     return peak_c <= temps.cold_shell_c if cryo else peak_c >= temps.shell_c
 
 
-def ablation_warnings(session: "PlanSession", ablation_id: str, zone=None, temperature=None) -> list[SafetyWarning]:
+def ablation_warnings(session: AblationContext, ablation_id: str, zone=None, temperature=None) -> list[SafetyWarning]:
     """Warnings of one ablation (table model; `zone` and `temperature(points) -> degC` from another model)."""
     ablation = session.plan.ablation(ablation_id)
     model = ablation_model()
@@ -132,7 +140,7 @@ def ablation_warnings(session: "PlanSession", ablation_id: str, zone=None, tempe
     return found
 
 
-def _lesion_for(session: "PlanSession", trajectory) -> Structure | None:
+def _lesion_for(session: AblationContext, trajectory) -> Structure | None:
     structures = session.structures
     lesions = structures.of_category("lesion")
     chosen = structures.get(trajectory.target_structure)
@@ -144,7 +152,7 @@ def _lesion_for(session: "PlanSession", trajectory) -> Structure | None:
     return lesions[0] if len(lesions) == 1 else None
 
 
-def _zones(session: "PlanSession") -> list:
+def _zones(session: AblationContext) -> list:
     zones = []
     for ablation in session.plan.ablations:
         try:
@@ -154,7 +162,7 @@ def _zones(session: "PlanSession") -> list:
     return zones
 
 
-def ablation_summary(session: "PlanSession", ablation_id: str, model_name: str | None = None, zones=None,
+def ablation_summary(session: AblationContext, ablation_id: str, model_name: str | None = None, zones=None,
                      temperature=None) -> dict:
     """One item of the `simulate ablation --json` "ablations" list (a contract: keep the keys).
     `zones` {ablation id: zone} and `temperature(points) -> degC` come from another model (refine)."""
@@ -197,7 +205,7 @@ def ablation_summary(session: "PlanSession", ablation_id: str, model_name: str |
     }
 
 
-def simulate_report(session: "PlanSession") -> dict:
+def simulate_report(session: AblationContext) -> dict:
     """The `osteoplan simulate ablation --json` object (table model)."""
     ablations, warnings = [], []
     for ablation in session.plan.ablations:

@@ -1,10 +1,6 @@
-"""Thermal ablations on a plan and the interactive ("table") zone model.
-
-An `Ablation` is attached to a trajectory whose device is an ablation probe (RF probe,
-microwave antenna, cryoprobe: `devices.AblationProbe`); it names one of the probe's
-settings and may be pulled back along the probe by `offset_mm`. A `Thermocouple` is a
-point where the user wants the peak temperature predicted. Both are immutable values held
-by the `Plan` and edited through `PlanEditor` (undoable).
+"""The zone of a thermal ablation: the interactive ("table") zone model, its parameters
+(resources/ablation_model.json), and what a zone model is asked (`ZoneRequest`). The plan's
+values (`Ablation`, `Thermocouple`) are `osteoplan.core.planning.ablation`.
 
 The table model (`compute_zone`): the catalog's lethal ellipsoid along the probe axis
 (length along it, width across), centred ``tip - axis * (tip_offset_mm + offset_mm)``,
@@ -29,36 +25,15 @@ from functools import cached_property, lru_cache
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from osteoplan.core.planning.ablation import Ablation
 from osteoplan.core.planning.devices import AblationProbe, AblationSetting
 from osteoplan.core.resources import load_validated_resource
-from osteoplan.core.planning.trajectory import Vec3
+from osteoplan.core.planning.trajectory import Trajectory
+from osteoplan.core.imaging.case import Case
 from osteoplan.core.imaging.volume import Volume
 
 MODEL_RESOURCE = "ablation_model.json"
 RAY_STEP_VOXELS = 0.5  # samples along each centre -> voxel segment: every half voxel (index units)
-
-
-# --- plan values ----------------------------------------------------------------------------
-class Ablation(BaseModel):
-    """An ablation with the probe of trajectory `trajectory`, at setting `setting` (an id of the probe)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    id: str = Field(min_length=1, max_length=64)
-    trajectory: str = Field(min_length=1, max_length=64)
-    setting: str = Field(min_length=1, max_length=128)
-    offset_mm: float = Field(default=0.0, ge=-100, le=100, allow_inf_nan=False)  # pulled back along the probe
-
-
-class Thermocouple(BaseModel):
-    """A temperature probe point (LPS mm) whose predicted peak temperature is reported."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    id: str = Field(min_length=1, max_length=64)
-    position_lps: Vec3
-
-    @property
-    def position(self) -> np.ndarray:
-        return np.asarray(self.position_lps, dtype=float)
 
 
 # --- model parameters (data) ----------------------------------------------------------------
@@ -103,22 +78,6 @@ class AblationModel(_Strict):
 @lru_cache(maxsize=1)
 def ablation_model() -> AblationModel:
     return load_validated_resource(AblationModel, MODEL_RESOURCE)
-
-
-class AblationError(ValueError):
-    """An ablation that cannot be evaluated (unknown trajectory, not a probe, unknown setting)."""
-
-
-def probe_and_setting(catalog, trajectory, ablation: Ablation) -> tuple[AblationProbe, AblationSetting]:
-    """The probe of the ablation's trajectory and its setting; `AblationError` naming what is wrong."""
-    device = catalog.get(trajectory.device)
-    if not isinstance(device, AblationProbe):
-        raise AblationError(f"ablation {ablation.id!r}: the device of trajectory {trajectory.id!r} "
-                            f"({device.id!r}, a {device.kind.value}) is not an ablation probe")
-    try:
-        return device, device.setting(ablation.setting)
-    except KeyError as exc:
-        raise AblationError(f"ablation {ablation.id!r}: {exc}") from None
 
 
 # --- geometry -------------------------------------------------------------------------------
@@ -358,3 +317,33 @@ def zone_for(ct: Volume, trajectory, probe: AblationProbe, setting: AblationSett
     """The table-model zone of an ablation on its trajectory (tip = the trajectory's target); the zone a
     session shows comes from the probe's zone model (`ablation_models.model_zone`), this one by default."""
     return compute_zone(ct, trajectory.target, trajectory.axis, setting, probe.is_cryo, ablation.offset_mm, model)
+
+
+@dataclass(frozen=True, eq=False)
+class ZoneRequest:
+    """What a zone model is asked: one ablation of `probe` at `setting` on `trajectory`, in `case` (LPS mm)."""
+
+    case: "Case"
+    trajectory: "Trajectory"
+    probe: "AblationProbe"
+    setting: "AblationSetting"
+    offset_mm: float = 0.0  # pulled back along the probe from the trajectory's target
+
+    @property
+    def ct(self):
+        return self.case.ct
+
+    @property
+    def axis(self) -> np.ndarray:
+        """Unit vector along the probe, entry -> tip."""
+        return self.trajectory.axis
+
+    @property
+    def tip_lps(self) -> np.ndarray:
+        """The probe tip: the trajectory's target, pulled back by `offset_mm`."""
+        return self.trajectory.target - self.axis * self.offset_mm
+
+    def table_zone(self) -> AblationZone:
+        """The built-in table model's zone of this request."""
+        return compute_zone(self.ct, self.trajectory.target, self.axis, self.setting, self.probe.is_cryo,
+                            self.offset_mm)

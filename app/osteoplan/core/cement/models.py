@@ -23,13 +23,13 @@ _validated: dict[str, CementModel | str] = {}  # name -> its parameters, or why 
 
 def cement_models() -> dict[str, object]:
     """``{entry-point name: provider}`` of every installed cement model, built-in first."""
-    from osteoplan.plugin_api import CEMENT_MODELS, registered
+    from osteoplan.core.entry_points import CEMENT_MODELS, registered
 
     return registered(CEMENT_MODELS)
 
 
 def _load(name: str) -> CementModel | str:
-    from osteoplan.plugin_api import describe_error
+    from osteoplan.core.entry_points import describe_error
 
     provider = cement_models().get(name)
     if provider is None:
@@ -55,7 +55,7 @@ def _load(name: str) -> CementModel | str:
 
 def cement_model_named(name: str = BUILTIN_CEMENT_MODEL) -> CementModel:
     """The parameters of cement model `name`; `CementError` when it cannot be used (reported once)."""
-    from osteoplan.plugin_api import report_once
+    from osteoplan.core.entry_points import report_once
 
     with _lock:
         found = _validated.get(name)

@@ -27,8 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
-from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.planning.injection import Injection
+from osteoplan.core.planning.injection import CementError, Injection
 from osteoplan.core.resources import load_validated_resource
 
 CEMENT_RESOURCE = "cement_model.json"
@@ -38,10 +37,6 @@ INTO = {CANAL: "epidural canal", FORAMEN: "foramen", VEIN: "vein", DISC: "disc",
 GATEWAY_KIND = {CANAL: "posterior wall breach", FORAMEN: "foraminal breach", VEIN: "vascular breach",
                 DISC: "endplate", SOFT: "cortical breach"}
 TRACK = "needle track"
-
-
-class CementError(OsteoPlanError):
-    """An injection that cannot be simulated (unknown trocar, tip outside bone or in a vessel...)."""
 
 
 class _Strict(BaseModel):

@@ -8,17 +8,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-
-def _known_fields() -> list[str]:
-    from osteoplan.core.files.plan_file import _KNOWN_FIELDS
-
-    return _KNOWN_FIELDS
+from osteoplan.core.errors import OsteoPlanError
 
 
-def _plan_file_error(*args):
-    from osteoplan.core.files.plan_file import PlanFileError
+class PlanFileError(OsteoPlanError):
+    """A plan file that cannot be read or written; the message names the file and the field."""
 
-    return PlanFileError(*args)
+    def __init__(self, message: str, path: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.path = path
+        self.field = field
 
 
 def _json_type(value: Any) -> str:
@@ -47,7 +46,7 @@ def field_path(location: tuple[Any, ...]) -> str:
     return text
 
 
-def _describe_error(error: dict[str, Any]) -> str:
+def _describe_error(error: dict[str, Any], known_fields: list[str]) -> str:
     kind, message = error["type"], error["msg"].removeprefix("Value error, ")
     if kind == "missing":
         if isinstance(error["loc"][-1], int):
@@ -55,7 +54,7 @@ def _describe_error(error: dict[str, Any]) -> str:
         return "is required but missing"
     if kind == "extra_forbidden":
         name = str(error["loc"][-1])
-        close = difflib.get_close_matches(name, _known_fields(), n=1)
+        close = difflib.get_close_matches(name, known_fields, n=1)
         return "is not a field of a plan file" + (f"; did you mean {close[0]!r}?" if close else "")
     if kind in ("too_long", "string_too_long"):
         return message
@@ -74,9 +73,10 @@ def _owner(location: tuple[Any, ...], data: dict[str, Any]) -> str:
     return ""
 
 
-def _validation_error(exc: ValidationError, data: dict[str, Any], source: str):
+def _validation_error(exc: ValidationError, data: dict[str, Any], source: str, known_fields: list[str]):
+    """The `PlanFileError` of a file whose fields failed validation (`known_fields`: for "did you mean")."""
     errors = exc.errors()
-    lines = [f"{field_path(e['loc']) or '(top level)'}: {_describe_error(e)}{_owner(e['loc'], data)}"
+    lines = [f"{field_path(e['loc']) or '(top level)'}: {_describe_error(e, known_fields)}{_owner(e['loc'], data)}"
              for e in errors[:3]]
     more = f" (and {len(errors) - 3} more problems)" if len(errors) > 3 else ""
-    return _plan_file_error(f"{source}: " + "; ".join(lines) + more, source, field_path(errors[0]["loc"]))
+    return PlanFileError(f"{source}: " + "; ".join(lines) + more, source, field_path(errors[0]["loc"]))

@@ -53,13 +53,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from osteoplan.core.imaging.demo import is_builtin_image
 from osteoplan.core.planning.devices import DeviceCatalog, UnknownDeviceError, device_catalog
-from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.files.atomic import atomic_write_text
-from osteoplan.core.imaging.content_hash import check_image_hash, volume_content_hash
-from osteoplan.core.ablation.zones import Ablation, Thermocouple
+from osteoplan.core.imaging.content_hash import volume_content_hash
+from osteoplan.core.imaging.volume import Volume
+from osteoplan.core.planning.ablation import Ablation, Thermocouple
 from osteoplan.core.planning.injection import Injection
 from osteoplan.core.files.plan_ablations import check_ablations
-from osteoplan.core.files.plan_errors import _json_type, _short, _validation_error, field_path  # noqa: F401
+from osteoplan.core.files.plan_errors import PlanFileError, _json_type, _short, _validation_error
 from osteoplan.core.files.plan_migrations import MIGRATIONS, PLAN_FORMAT, looks_like_version_0
 from osteoplan.core.planning.plan import (AutoStructures, ImageRef, LabelsRef, MaskLayerRef, Plan, StructureOverride,
                                  StructuresRef)
@@ -75,15 +75,6 @@ _MB = 1024 * 1024
 MAX_PLAN_BYTES = 20 * _MB  # a real plan is a few kB; refuse before parsing anything bigger
 MAX_TRAJECTORIES = 500
 SCHEMA_RESOURCE = "plan.schema.json"
-
-
-class PlanFileError(OsteoPlanError):
-    """A plan file that cannot be read or written; the message names the file and the field."""
-
-    def __init__(self, message: str, path: str | None = None, field: str | None = None):
-        super().__init__(message)
-        self.path = path
-        self.field = field
 
 
 class PlanFileModel(BaseModel):
@@ -122,6 +113,19 @@ class LoadedPlan:
 
 
 # --- reading -------------------------------------------------------------------------------
+def check_image_hash(loaded_plan: LoadedPlan | Plan, volume: Volume) -> str | None:
+    """A warning when the plan records a content hash and `volume` does not match it, else None."""
+    plan: Any = getattr(loaded_plan, "plan", loaded_plan)
+    expected = plan.image.content_hash
+    if not expected:
+        return None
+    if volume_content_hash(volume) == expected:
+        return None
+    return (f"the image {plan.image.path} is not the one this plan was made on (its voxels or geometry "
+            "changed since the plan was saved); the trajectories may no longer lie where they were planned: "
+            "check them before relying on the plan")
+
+
 def load_plan(path: str | os.PathLike, catalog: DeviceCatalog | None = None) -> LoadedPlan:
     """Read and validate a plan file (see the module docstring); raises `PlanFileError`."""
     path = Path(path)
@@ -183,7 +187,7 @@ def plan_from_dict(data: Any, base_dir: str | os.PathLike, source: str = "<plan>
     try:
         model = PlanFileModel.model_validate(data)
     except ValidationError as exc:
-        raise _validation_error(exc, data, source) from None
+        raise _validation_error(exc, data, source, _KNOWN_FIELDS) from None
     _check_unique_ids(model, source)
     catalog = device_catalog() if catalog is None else catalog
     _check_devices(model, source, catalog)

@@ -28,6 +28,9 @@ import numpy as np
 from osteoplan.core.fluoro.drr import CArm, project_points
 from osteoplan.core.planning.pedicle import VertebraAnatomy, infer_side, voxel_points_lps
 from osteoplan.core.planning.trajectory import Trajectory, TrajectoryKind
+from osteoplan.core.safety.check_rules import check_rules
+from osteoplan.core.safety.context import PlanContext
+from osteoplan.core.safety.warnings import SafetyWarning, Severity
 
 SAMPLE_STEP_MM = 0.25
 
@@ -134,3 +137,17 @@ def describe(result: FluoroRuleResult, label: str) -> str:
             f"medial pedicle wall at {result.medial_wall_depth_mm:.1f} mm from the entry, while on the lateral "
             f"view it {body}: the tip would be in the canal. Converge less (an entry nearer the midline or a "
             f"more lateral target)")
+
+
+def fluoro_rule_warnings(session: PlanContext, trajectory: Trajectory) -> list[SafetyWarning]:
+    """The rule of a transpedicular path (enabled in check_rules.json's `fluoro_rule`), as a warning when broken."""
+    rule = check_rules().fluoro_rule
+    if rule is None or not rule.enabled or trajectory.kind is not TrajectoryKind.TRANSPEDICULAR:
+        return []
+    result = check_fluoro_rule(session.engine, trajectory, rule.tolerance_mm)
+    if result is None or not result.violated:
+        return []
+    closest = None if result.medial_crossing_lps is None else tuple(float(v) for v in result.medial_crossing_lps)
+    # the depths are in the message; the warning points at where the tip crosses the medial wall
+    return [SafetyWarning(Severity.WARN, trajectory.id, describe(result, trajectory.label), structure=result.vertebra,
+                          closest_lps=closest)]

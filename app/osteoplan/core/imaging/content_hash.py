@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from osteoplan.core.imaging.volume import Volume
-
-if TYPE_CHECKING:
-    from osteoplan.core.files.plan_file import LoadedPlan
-    from osteoplan.core.planning.plan import Plan
 
 HASH_PREFIX = "sha256:"
 _CHUNK_SLICES = 16  # slices per update when the array must be converted first
@@ -44,16 +39,3 @@ def volume_content_hash(volume: Volume) -> str:
         for start in range(0, array.shape[0], _CHUNK_SLICES):
             digest.update(np.ascontiguousarray(array[start:start + _CHUNK_SLICES], dtype=little).tobytes())
     return HASH_PREFIX + digest.hexdigest()
-
-
-def check_image_hash(loaded_plan: "LoadedPlan | Plan", volume: Volume) -> str | None:
-    """A warning when the plan records a content hash and `volume` does not match it, else None."""
-    plan: Any = getattr(loaded_plan, "plan", loaded_plan)
-    expected = plan.image.content_hash
-    if not expected:
-        return None
-    if volume_content_hash(volume) == expected:
-        return None
-    return (f"the image {plan.image.path} is not the one this plan was made on (its voxels or geometry "
-            "changed since the plan was saved); the trajectories may no longer lie where they were planned: "
-            "check them before relying on the plan")

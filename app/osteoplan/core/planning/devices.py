@@ -331,7 +331,7 @@ def build_device_catalog(providers: Iterable[tuple[str, Provider]],
 @lru_cache(maxsize=1)
 def device_catalog() -> DeviceCatalog:
     """The catalog of every installed provider (built-in first), built once per process."""
-    from osteoplan.plugin_api import DEVICE_CATALOGS, load_plugins
+    from osteoplan.core.entry_points import DEVICE_CATALOGS, load_plugins
 
     providers, problems = load_plugins(DEVICE_CATALOGS)
     return build_device_catalog(providers, already_reported=problems)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from osteoplan.core.ablation.zones import Ablation, Thermocouple
+from osteoplan.core.planning.ablation import Ablation, Thermocouple
 from osteoplan.core.planning.history import History
 from osteoplan.core.planning.injection import Injection
 from osteoplan.core.planning.plan import Plan
@@ -211,7 +211,7 @@ class PlanEditor:
 
     # --- ablations and thermocouples ---------------------------------------------------------
     def _check_ablation(self, ablation: Ablation) -> None:
-        from osteoplan.core.ablation.zones import AblationError, probe_and_setting
+        from osteoplan.core.planning.ablation import AblationError, probe_and_setting
 
         if ablation.trajectory not in self.plan:
             raise AblationError(f"ablation {ablation.id!r}: no trajectory {ablation.trajectory!r} in the plan")
@@ -258,7 +258,7 @@ class PlanEditor:
     # --- cement injections -----------------------------------------------------------------
     def _check_injection(self, injection: Injection) -> None:
         if injection.trocar not in self.plan:
-            from osteoplan.core.cement.spread import CementError
+            from osteoplan.core.planning.injection import CementError
 
             raise CementError(f"injection {injection.id!r}: no trocar (trajectory) {injection.trocar!r} in the plan")
 

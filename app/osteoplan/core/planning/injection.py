@@ -1,9 +1,9 @@
-"""A cement injection attached to a trocar (a plan object; the spread is `core.cement`).
+"""A cement injection attached to a trocar (a plan object; the spread is `osteoplan.core.cement`).
 
 ``{"id": "c1", "trocar": "t1", "volume_ml": 3.0}``; optional ``viscosity`` ("low" |
 "medium" | "high", default "medium": a PMMA injected in its doughy phase) and ``steps_ml``
 (portions with pauses between them, e.g. [1, 1, 1]; they must add up to volume_ml; the spread
-model fills them one after the other, see `core.cement_steps`) and ``model``
+model fills them one after the other, see `osteoplan.core.cement.steps`) and ``model``
 (the cement-spread model, an entry-point name of the ``osteoplan.cement_models`` plugin group;
 default "builtin", which is left out of saved plans).
 """
@@ -14,8 +14,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
+from osteoplan.core.errors import OsteoPlanError
+
 DEFAULT_VISCOSITY = "medium"
 DEFAULT_MODEL = "builtin"
+
+
+class CementError(OsteoPlanError):
+    """An injection that cannot be simulated (unknown trocar, tip outside bone or in a vessel...)."""
 
 
 class Injection(BaseModel):

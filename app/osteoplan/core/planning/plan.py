@@ -13,7 +13,7 @@ from typing import Annotated, Any, Callable
 from psygnal import Signal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from osteoplan.core.ablation.zones import Ablation, Thermocouple
+from osteoplan.core.planning.ablation import Ablation, Thermocouple
 from osteoplan.core.planning.injection import Injection
 from osteoplan.core.planning.trajectory import Trajectory
 
@@ -60,7 +60,7 @@ class StructureOverride(BaseModel):
     @field_validator("category")
     @classmethod
     def _known_category(cls, value: str | None) -> str | None:
-        from osteoplan.core.safety.structures import structure_categories
+        from osteoplan.core.imaging.anatomy import structure_categories
 
         known = structure_categories().categories
         if value is not None and value not in known:

@@ -8,18 +8,14 @@ or lesion its tip (or a spindle's tip) lies in are not hazards.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from osteoplan.core.safety.context import PlanContext
 from osteoplan.core.safety.distances import StructureDistance, needle_structure_distances
 from osteoplan.core.safety.warnings import SafetyWarning, Severity
 from osteoplan.core.safety.structures import USER_DEFAULT_ORIGIN, Structure, StructureSet, hazards_excluding
 from osteoplan.core.planning.trajectory import Trajectory
 from osteoplan.core.imaging.volume import Volume
-
-if TYPE_CHECKING:
-    from osteoplan.core.session import PlanSession
 
 TARGET_CATEGORIES = ("bone", "lesion")  # a tip inside one of these is where the needle is meant to be
 
@@ -35,7 +31,7 @@ def structures_at(structures: StructureSet, grid: Volume, point_lps, categories=
     return names
 
 
-def trajectory_distances(session: "PlanSession", trajectory: Trajectory,
+def trajectory_distances(session: PlanContext, trajectory: Trajectory,
                          structures: StructureSet | None = None) -> dict[str, list[StructureDistance]]:
     """Distances of the trocar and each spindle (by object id) to every needle hazard, nearest first
     (`structures`: the set to measure against, default the session's)."""
@@ -80,7 +76,7 @@ def distance_warning(object_id: str, label: str, found: StructureDistance) -> Sa
                          closest_lps=tuple(float(v) for v in found.closest_on_structure_lps))
 
 
-def structure_warnings(session: "PlanSession", trajectory_id: str) -> list[SafetyWarning]:
+def structure_warnings(session: PlanContext, trajectory_id: str) -> list[SafetyWarning]:
     """Warnings of a trajectory and its spindles about critical structures (uses cached distances)."""
     trajectory = session.plan.trajectory(trajectory_id)
     found: list[SafetyWarning] = []

@@ -16,96 +16,24 @@ structure is the distance to the body surface, on both sides of it.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 import SimpleITK as sitk
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 from scipy import ndimage
 
+from osteoplan.core.imaging.anatomy import CONTEXTS, ThresholdRule, category_of, structure_categories
 from osteoplan.core.imaging.bone_fields import body_mask, hu_bone_mask
 from osteoplan.core.imaging.case import Case
 from osteoplan.core.display.label_colors import label_color
-from osteoplan.core.resources import load_validated_resource
 from osteoplan.core.imaging.volume import Volume
 
-CATEGORIES_RESOURCE = "structure_categories.json"
-CONTEXTS = ("needle", "ablation", "cement")
 AUTO_BONE_MIN_MM3 = 50.0  # smaller HU-bone specks are calcifications or noise, not bone
-
-
-# --- categories (data) ----------------------------------------------------------------------
-class ThresholdRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    warn_mm: float | None = Field(ge=0)
-    stop_mm: float | None = Field(ge=0)
-    source: str = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _stop_within_warn(self) -> "ThresholdRule":
-        if self.warn_mm is not None and self.stop_mm is not None and self.stop_mm > self.warn_mm:
-            raise ValueError(f"stop_mm ({self.stop_mm}) must not exceed warn_mm ({self.warn_mm})")
-        return self
-
-
-class CategoryRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    label: str = Field(min_length=1)
-    rgb: tuple[int, int, int]
-    thresholds: dict[Literal["needle", "ablation", "cement"], ThresholdRule]
-
-    @model_validator(mode="after")
-    def _all_contexts(self) -> "CategoryRule":
-        missing = set(CONTEXTS) - set(self.thresholds)
-        if missing:
-            raise ValueError(f"thresholds lack the context(s) {sorted(missing)}")
-        if not all(0 <= c <= 255 for c in self.rgb):
-            raise ValueError("rgb values must lie in 0..255")
-        return self
-
-
-class NameRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    pattern: str = Field(min_length=1)
-    category: str = Field(min_length=1)
-    note: str = ""
-
-
-class StructureCategories(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    schema_version: int = Field(ge=1, le=1)
-    description: str = ""
-    default_category: str
-    categories: dict[str, CategoryRule]
-    name_map: list[NameRule]
-
-    @model_validator(mode="after")
-    def _known_categories(self) -> "StructureCategories":
-        unknown = {r.category for r in self.name_map} | {self.default_category}
-        unknown -= set(self.categories)
-        if unknown:
-            raise ValueError(f"name_map / default_category name unknown categories {sorted(unknown)}")
-        return self
-
-    def category_of(self, name: str) -> str:
-        """The first name_map pattern matching the lower-case name, else the default category."""
-        lowered = name.lower()
-        return next((r.category for r in self.name_map if fnmatch.fnmatchcase(lowered, r.pattern)),
-                    self.default_category)
-
-
-@lru_cache(maxsize=1)
-def structure_categories() -> StructureCategories:
-    return load_validated_resource(StructureCategories, CATEGORIES_RESOURCE)
-
-
-def category_of(name: str) -> str:
-    return structure_categories().category_of(name)
 
 
 # The user's own category defaults (the GUI's Preferences), handed in as plain data by the

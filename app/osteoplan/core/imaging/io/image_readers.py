@@ -24,7 +24,7 @@ _skipped: set[str] = set()  # readers whose can_read raised: not asked again in 
 
 def image_readers() -> dict[str, object]:
     """``{entry-point name: reader}`` of the installed readers, built-in first (classes instantiated)."""
-    from osteoplan.plugin_api import IMAGE_READERS, instantiate, registered
+    from osteoplan.core.entry_points import IMAGE_READERS, instantiate, registered
 
     readers = registered(IMAGE_READERS)
     for name, reader in list(readers.items()):
@@ -38,7 +38,7 @@ def image_readers() -> dict[str, object]:
 
 
 def _skip(name: str, why: str) -> None:
-    from osteoplan.plugin_api import report_once
+    from osteoplan.core.entry_points import report_once
 
     _skipped.add(name)
     report_once(f"image reader {name!r} {why}; skipped")
@@ -64,7 +64,7 @@ def _checked_volume(volume: object, path: Path, name: str) -> tuple[Volume, list
 
 def read_with_plugins(path: Path, progress: ProgressCallback | None = None) -> LoadedImage | None:
     """The image read by the first plugin reader that can read `path`; None when none can."""
-    from osteoplan.plugin_api import BUILTIN, describe_error
+    from osteoplan.core.entry_points import BUILTIN, describe_error
 
     failures = []
     for name, reader in image_readers().items():

@@ -14,76 +14,14 @@ constants: `pedicle_axes()`, `PEDICLE_HALF_WIDTH_MM`, `NECK_AXIS_DIRECTION`, ...
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import SimpleITK as sitk
+from .cache import cached_case
+from .generate import *  # noqa: F403 - the package's public names live in generate
+from .generate import __all__ as _generate_all
+from .generate import DEFAULT_SPACING_MM, PhantomCase, check_case
 
-from osteoplan.core.imaging.volume import SeriesInfo, Volume
-
-from . import hip as _hip
-from . import spine as _spine
-from .hip import (ANTEVERSION_DEG, HEAD_RADIUS_MM, JOINT_SPACE_MM, NECK_AXIS_DIRECTION, NECK_SHAFT_ANGLE_DEG,
-                  SHAFT_AXIS_DIRECTION)
-from .vertebra import (PEDICLE_HALF_HEIGHT_MM, PEDICLE_HALF_WIDTH_MM, PEDICLE_MEDIAL_ANGLE_DEG, PedicleAxis,
-                       pedicle_axes)
-
-CASES = ("spine", "hip")
-DEFAULT_SPACING_MM = 0.8
-GENERATOR_VERSION = 1  # bump whenever the generated images change: it invalidates the caches
-
-__all__ = [
-    "CASES", "DEFAULT_SPACING_MM", "GENERATOR_VERSION", "PhantomCase", "build_phantom", "demo_case", "write_phantom",
-    "label_names", "landmarks", "pedicle_axes", "PedicleAxis", "PEDICLE_HALF_WIDTH_MM", "PEDICLE_HALF_HEIGHT_MM",
-    "PEDICLE_MEDIAL_ANGLE_DEG", "NECK_AXIS_DIRECTION", "SHAFT_AXIS_DIRECTION", "NECK_SHAFT_ANGLE_DEG",
-    "ANTEVERSION_DEG", "HEAD_RADIUS_MM", "JOINT_SPACE_MM",
-]
-
-_BUILDERS = {"spine": (_spine.build_spine, _spine.LABELS, _spine.landmarks),
-             "hip": (_hip.build_hip, _hip.LABELS, _hip.landmarks)}
-
-
-@dataclass(frozen=True)
-class PhantomCase:
-    name: str
-    ct: Volume  # int16 HU
-    labels: Volume  # uint8 label map on exactly the same grid
-    label_names: dict[int, str]
-    landmarks: dict[str, tuple[float, float, float]]  # LPS mm
-
-
-def check_case(case: str) -> str:
-    if case not in CASES:
-        raise ValueError(f"unknown phantom case {case!r}; valid cases: {', '.join(CASES)}")
-    return case
-
-
-def series_info(case: str) -> SeriesInfo:
-    return SeriesInfo(description=f"OsteoPlan synthetic {case} phantom", modality="CT", uid=None)
-
-
-def label_names(case: str) -> dict[int, str]:
-    return dict(_BUILDERS[check_case(case)][1])
-
-
-def landmarks(case: str) -> dict[str, tuple[float, float, float]]:
-    """Ground-truth points (LPS mm); they do not depend on the voxel spacing."""
-    return dict(_BUILDERS[check_case(case)][2]())
-
-
-def build_phantom(case: str = "spine", spacing_mm: float = DEFAULT_SPACING_MM) -> PhantomCase:
-    """Generate a case in memory (a few seconds at 0.8 mm). Same arguments, same voxels."""
-    build, names, points = _BUILDERS[check_case(case)]
-    spacing_mm = float(spacing_mm)
-    if not (0.2 <= spacing_mm <= 5.0):
-        raise ValueError(f"phantom voxel spacing must be between 0.2 and 5 mm, got {spacing_mm}")
-    ct, labels, grid = build(spacing_mm)
-    info = series_info(case)
-    ct_volume = Volume(ct, (grid.spacing,) * 3, grid.origin, np.eye(3), info)
-    label_volume = ct_volume.with_array(labels, info)
-    return PhantomCase(case, ct_volume, label_volume, dict(names), dict(points()))
+__all__ = [*_generate_all, "demo_case"]
 
 
 def demo_case(case: str = "spine", cache_dir: Path | None = None) -> PhantomCase:
@@ -92,19 +30,4 @@ def demo_case(case: str = "spine", cache_dir: Path | None = None) -> PhantomCase
     The cache lives in `cache_dir`, else in ``$OSTEOPLAN_CACHE_DIR/phantoms``, else in the
     per-user cache folder (``platformdirs.user_cache_dir("osteoplan")/phantoms``).
     """
-    from .cache import cached_case
-
     return cached_case(check_case(case), DEFAULT_SPACING_MM, cache_dir)
-
-
-def write_phantom(case: str, out_dir: Path, spacing_mm: float = DEFAULT_SPACING_MM) -> list[Path]:
-    """Write ct.nii.gz, labels.nii.gz and labels.json (TotalSegmentator style) into `out_dir`."""
-    phantom = build_phantom(case, spacing_mm)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "ct.nii.gz", out_dir / "labels.nii.gz", out_dir / "labels.json"]
-    sitk.WriteImage(phantom.ct.to_sitk(), str(paths[0]), useCompression=True)
-    sitk.WriteImage(phantom.labels.to_sitk(), str(paths[1]), useCompression=True)
-    paths[2].write_text(json.dumps({str(k): v for k, v in sorted(phantom.label_names.items())}, indent=2) + "\n",
-                        encoding="utf-8")
-    return paths

@@ -27,7 +27,7 @@ import SimpleITK as sitk
 
 from osteoplan.core.imaging.volume import Volume
 
-from . import GENERATOR_VERSION, PhantomCase, build_phantom, series_info
+from .generate import GENERATOR_VERSION, PhantomCase, build_phantom, series_info
 
 ENV_CACHE_DIR = "OSTEOPLAN_CACHE_DIR"
 STALE_AFTER_S = 3600.0
