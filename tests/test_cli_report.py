@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from osteoplan.cli import main
-from tests.core.test_report import SCREENSHOT_PLANS, dicom_plan
+from tests.core.report.test_report import SCREENSHOT_PLANS, dicom_plan
 
 pypdf = pytest.importorskip("pypdf", reason="pypdf reads the report back (pip install -e '.[test]')")
 

@@ -427,7 +427,7 @@ def _import_markups(args) -> int:
 
 
 def _report(args) -> int:
-    from osteoplan.ui.report_pdf import report_command
+    from osteoplan.ui.report_export import report_command
 
     if args.threshold_defaults:
         _install_threshold_defaults(Path(args.threshold_defaults))

@@ -76,7 +76,7 @@ class DeviceCatalogProvider(Protocol):
 class AblationZoneModel(Protocol):
     """What an ``osteoplan.ablation_models`` entry point loads: ``model(request) -> AblationZone``.
 
-    `request` (`osteoplan.core.ablation.models.ZoneRequest`) holds the ``case`` (CT and
+    `request` (`ZoneRequest`) holds the ``case`` (CT and
     labels), the ``trajectory``, the ``probe`` (`AblationProbe`), its ``setting``
     (`AblationSetting`) and ``offset_mm``, with ``tip_lps`` and ``axis`` (unit, entry ->
     tip) ready. The zone must lie on ``request.case.ct``'s grid; build it with
@@ -90,7 +90,7 @@ class AblationZoneModel(Protocol):
 class CementModelProvider(Protocol):
     """What an ``osteoplan.cement_models`` entry point loads: ``provider() -> CementModel | dict``.
 
-    The parameters of the front-propagation spread model (`osteoplan.core.cement.spread.CementModel`:
+    The parameters of the front-propagation spread model (`CementModel`:
     density, porosity, permeability, viscosities, what lies outside bone), validated at load.
     """
 

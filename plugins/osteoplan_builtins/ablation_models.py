@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from osteoplan.core.ablation.zones import AblationZone
-from osteoplan.core.ablation.models import ZoneRequest
+from osteoplan.plugin_api import AblationZone, ZoneRequest
 
 
 def table_zone(request: ZoneRequest) -> AblationZone:

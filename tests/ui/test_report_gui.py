@@ -6,7 +6,7 @@ import pytest
 
 from osteoplan.core.session import open_plan_session
 from osteoplan.ui.report_dialog import ExportReportDialog, default_report_path, export_report_in_background
-from tests.core.test_report import dicom_plan
+from tests.core.report.test_report import dicom_plan
 
 pypdf = pytest.importorskip("pypdf", reason="pypdf reads the report back (pip install -e '.[test]')")
 

@@ -16,7 +16,7 @@ from psygnal import Signal
 
 from osteoplan.core.imaging.case import Case
 from osteoplan.core.imaging.demo import DEMO_IMAGE_PREFIX, is_builtin_image, load_demo_case
-from osteoplan.core.planning.devices import Device, DeviceCatalog, DeviceKind, device_catalog
+from osteoplan.core.planning.devices import Device, DeviceCatalog, DeviceKind, default_trocar, device_catalog
 from osteoplan.core.planning.editing import PlanEditor
 from osteoplan.core.planning.history import History
 from osteoplan.core.planning.plan import ImageRef, Plan
@@ -28,12 +28,6 @@ from osteoplan.core.planning.trajectory import Side, Trajectory, TrajectoryKind
 if TYPE_CHECKING:  # the readout engine (scipy.optimize, pedicle analysis) loads with the first readout
     from osteoplan.core.planning.readouts import ReadoutEngine, TrajectoryReadout
     from osteoplan.core.safety.warnings import SafetyWarning
-
-# The usual bone needle for each technique (Clarençon 2019: 11G and 13G for vertebroplasty);
-# the first catalog device of the gauge is used.
-DEFAULT_GAUGE = {TrajectoryKind.TRANSPEDICULAR: "11G", TrajectoryKind.PARAPEDICULAR: "11G",
-                 TrajectoryKind.TRANSCORTICAL: "10G", TrajectoryKind.FREE: "11G"}
-
 
 class NeedleState(str, Enum):
     """How a needle should look; the UI maps these to colours."""
@@ -48,14 +42,6 @@ def needle_state(worst_severity) -> NeedleState:
     from osteoplan.core.safety.warnings import Severity
 
     return {Severity.STOP: NeedleState.PROBLEM, Severity.WARN: NeedleState.CAUTION}.get(worst_severity, NeedleState.OK)
-
-
-def default_trocar(catalog: DeviceCatalog, kind: TrajectoryKind) -> Device:
-    """The technique's usual gauge, in its longest catalog length (a short needle is the worse surprise)."""
-    trocars = [d for d in catalog.of_kind(DeviceKind.TROCAR) if d.length_mm is not None]
-    gauge = DEFAULT_GAUGE.get(kind, "11G")
-    candidates = [d for d in trocars if d.gauge == gauge] or trocars
-    return max(candidates, key=lambda d: d.length_mm)
 
 
 class PlanSession:

@@ -23,7 +23,7 @@ from osteoplan.ui.plan_item_panel import PlanItemPanel, row_table
 from osteoplan.ui.tasks import busy_cursor
 
 COLUMNS = ("Injection", "Trocar", "Volume", "Portions", "Viscosity", "Filled", "Lesion", "Bone")
-DEFAULT_VOLUME_ML = 4.0  # lumbar vertebroplasty typically 4-6 mL (docs/domain.md, Belkoff 2001)
+DEFAULT_VOLUME_ML = 4.0  # lumbar vertebroplasty typically 4-6 mL (resources/sources.md, Belkoff 2001)
 VISCOSITIES = ("low", "medium", "high")
 SLIDER_STEPS_PER_ML = 20
 

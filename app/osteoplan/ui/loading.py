@@ -16,12 +16,12 @@ from osteoplan.ui.tasks import BackgroundTask, start
 
 if TYPE_CHECKING:
     from osteoplan.core.imaging.io import SeveralSeriesError
-    from osteoplan.ui.main_window import MainWindow
+    from osteoplan.ui.window_api import PlanningWindow
 
 IMAGE_FILE_FILTER = "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)"
 
 
-def run_task(window: "MainWindow", title: str, work: Callable, on_success: Callable, quiet: bool = False,
+def run_task(window: "PlanningWindow", title: str, work: Callable, on_success: Callable, quiet: bool = False,
              cancel: threading.Event | None = None) -> BackgroundTask:
     """Run `work(progress)` off the UI thread with a progress dialog (none if `quiet`);
     errors become messages, never crashes. With a `cancel` event the dialog has a Cancel
@@ -79,13 +79,13 @@ def run_task(window: "MainWindow", title: str, work: Callable, on_success: Calla
     return task
 
 
-def _pick_series(window: "MainWindow", error: SeveralSeriesError) -> None:
+def _pick_series(window: "PlanningWindow", error: SeveralSeriesError) -> None:
     picker = SeriesPickerDialog(error.path or "", error.series, window)
     if picker.exec() == QDialog.DialogCode.Accepted and picker.selected_uid():
         open_image(window, error.path, picker.selected_uid())
 
 
-def open_image(window: "MainWindow", path: str, series_uid: str | None = None) -> BackgroundTask:
+def open_image(window: "PlanningWindow", path: str, series_uid: str | None = None) -> BackgroundTask:
     from osteoplan.core.imaging.io import load_image
 
     def loaded(result) -> None:
@@ -97,7 +97,7 @@ def open_image(window: "MainWindow", path: str, series_uid: str | None = None) -
     return run_task(window, f"Loading {path}…", lambda progress: load_image(path, series_uid, progress), loaded)
 
 
-def open_label_map(window: "MainWindow", path: str) -> BackgroundTask:
+def open_label_map(window: "PlanningWindow", path: str) -> BackgroundTask:
     from osteoplan.core.imaging.io import load_label_map
 
     case = window.case
@@ -118,6 +118,6 @@ def open_label_map(window: "MainWindow", path: str) -> BackgroundTask:
                 lambda progress: load_label_map(path, reference=case.ct), loaded)
 
 
-def open_demo(window: "MainWindow", name: str) -> BackgroundTask:
+def open_demo(window: "PlanningWindow", name: str) -> BackgroundTask:
     return run_task(window, f"Preparing the {name} demo case (first time only: a few seconds)…",
                     lambda progress: load_demo_case(name), window.set_case)

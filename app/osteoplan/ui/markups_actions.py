@@ -18,13 +18,13 @@ from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.files.slicer_markups import ImportedMarkups, Landmark, add_imported, export_markups, import_markups
 
 if TYPE_CHECKING:
-    from osteoplan.ui.main_window import MainWindow
+    from osteoplan.ui.window_api import PlanningWindow
 
 MARKUPS_FILTER = "3D Slicer markups (*.mrk.json *.json);;All files (*)"
 SEGMENTATION_FILTER = "3D Slicer segmentation (*.seg.nrrd);;Label map (*.nii.gz *.nrrd)"
 
 
-def add_file_actions(window: "MainWindow", menu) -> None:
+def add_file_actions(window: "PlanningWindow", menu) -> None:
     """The Slicer entries of the File menu."""
     actions = [
         menu.addAction("Import &markups (3D Slicer)…", lambda: import_markups_dialog(window)),
@@ -41,14 +41,14 @@ def add_file_actions(window: "MainWindow", menu) -> None:
 
 
 # --- import -------------------------------------------------------------------------------------
-def import_markups_dialog(window: "MainWindow") -> None:
+def import_markups_dialog(window: "PlanningWindow") -> None:
     if _require_session(window, "Import markups"):
         paths, _ = QFileDialog.getOpenFileNames(window, "Import 3D Slicer markups", "", MARKUPS_FILTER)
         if paths:
             import_markups_files(window, paths)
 
 
-def import_markups_files(window: "MainWindow", paths) -> ImportedMarkups | None:
+def import_markups_files(window: "PlanningWindow", paths) -> ImportedMarkups | None:
     """Add the files' lines to the plan (one undo step) and show their landmarks; None if refused."""
     session = window.session
     if not _require_session(window, "Import markups"):
@@ -78,7 +78,7 @@ def import_markups_files(window: "MainWindow", paths) -> ImportedMarkups | None:
 class LandmarksDialog(QDialog):
     """The points of imported point lists; choosing one puts the cursor on it (the window stays usable)."""
 
-    def __init__(self, window: "MainWindow", landmarks: list[Landmark]) -> None:
+    def __init__(self, window: "PlanningWindow", landmarks: list[Landmark]) -> None:
         super().__init__(window)
         self.setWindowTitle("Landmarks from 3D Slicer")
         self._window = window
@@ -103,7 +103,7 @@ class LandmarksDialog(QDialog):
         self._window.viewer.set_cursor(item.data(Qt.ItemDataRole.UserRole))
 
 
-def show_landmarks(window: "MainWindow", landmarks: list[Landmark]) -> LandmarksDialog:
+def show_landmarks(window: "PlanningWindow", landmarks: list[Landmark]) -> LandmarksDialog:
     dialog = LandmarksDialog(window, landmarks)
     window.landmarks_dialog = dialog  # kept alive while open; a new import replaces it
     dialog.list.setCurrentRow(0)  # the cursor goes to the first point
@@ -112,7 +112,7 @@ def show_landmarks(window: "MainWindow", landmarks: list[Landmark]) -> Landmarks
 
 
 # --- export -------------------------------------------------------------------------------------
-def export_markups_dialog(window: "MainWindow") -> None:
+def export_markups_dialog(window: "PlanningWindow") -> None:
     if not _require_session(window, "Export markups"):
         return
     if not window.session.plan.trajectories:
@@ -124,7 +124,7 @@ def export_markups_dialog(window: "MainWindow") -> None:
         export_markups_to(window, folder)
 
 
-def export_markups_to(window: "MainWindow", folder) -> list[Path]:
+def export_markups_to(window: "PlanningWindow", folder) -> list[Path]:
     try:
         written = export_markups(window.session.plan, folder, window.session.catalog)
     except OsteoPlanError as exc:
@@ -134,7 +134,7 @@ def export_markups_to(window: "MainWindow", folder) -> list[Path]:
     return written
 
 
-def export_segmentation_dialog(window: "MainWindow") -> None:
+def export_segmentation_dialog(window: "PlanningWindow") -> None:
     if not _require_session(window, "Export segmentation"):
         return
     plan_path = window.session.plan_path
@@ -144,7 +144,7 @@ def export_segmentation_dialog(window: "MainWindow") -> None:
         export_segmentation_to(window, path)
 
 
-def export_segmentation_to(window: "MainWindow", path) -> list[Path]:
+def export_segmentation_to(window: "PlanningWindow", path) -> list[Path]:
     from osteoplan.core.files.slicer_segmentation import export_segmentation
 
     session = window.session
@@ -157,7 +157,7 @@ def export_segmentation_to(window: "MainWindow", path) -> list[Path]:
     return written
 
 
-def _require_session(window: "MainWindow", title: str) -> bool:
+def _require_session(window: "PlanningWindow", title: str) -> bool:
     if window.session is None:
         window.show_message(title, "Open a case or a plan first.", QMessageBox.Icon.Information)
         return False

@@ -12,14 +12,14 @@ from osteoplan.core.planning.trajectory import TrajectoryKind
 from osteoplan.ui import dialogs, preferences, shortcuts
 
 if TYPE_CHECKING:
-    from osteoplan.ui.main_window import MainWindow
+    from osteoplan.ui.window_api import PlanningWindow
 
 LAYOUT_LABELS = {"four-up": "Four panes", "axial": "Axial only", "sagittal": "Sagittal only",
                  "coronal": "Coronal only", "3d": "3D only"}
 RECENT_FILES_KEY = "recent_files"
 
 
-def build_menus(window: "MainWindow") -> None:
+def build_menus(window: "PlanningWindow") -> None:
     _file_menu(window)
     _edit_menu(window)
     _plan_menu(window)
@@ -34,7 +34,7 @@ def build_menus(window: "MainWindow") -> None:
         action.setToolTip(tip)
 
 
-def _file_menu(window: "MainWindow") -> None:
+def _file_menu(window: "PlanningWindow") -> None:
     menu = window.menuBar().addMenu("&File")
     menu.addAction("Open &DICOM folder…", QKeySequence("Ctrl+D"), window.open_dicom_folder_dialog).setToolTip(
         "Open a CT from a folder of DICOM files (every series is listed)")
@@ -69,7 +69,7 @@ def _file_menu(window: "MainWindow") -> None:
         "Close OsteoPlan (asks before losing unsaved changes)")
 
 
-def refresh_recent_menu(window: "MainWindow") -> None:
+def refresh_recent_menu(window: "PlanningWindow") -> None:
     window._recent_menu.clear()
     recent = QSettings().value(RECENT_FILES_KEY) or []
     for path in recent:
@@ -77,7 +77,7 @@ def refresh_recent_menu(window: "MainWindow") -> None:
     window._recent_menu.setEnabled(bool(recent))
 
 
-def _edit_menu(window: "MainWindow") -> None:
+def _edit_menu(window: "PlanningWindow") -> None:
     menu = window.menuBar().addMenu("&Edit")
     window.undo_action = menu.addAction("&Undo", QKeySequence.StandardKey.Undo, lambda: _history_step(window, "undo"))
     window.redo_action = menu.addAction("&Redo", QKeySequence.StandardKey.Redo, lambda: _history_step(window, "redo"))
@@ -89,12 +89,12 @@ def _edit_menu(window: "MainWindow") -> None:
         "Your default safety thresholds and window/level presets")
 
 
-def _history_step(window: "MainWindow", step: str) -> None:
+def _history_step(window: "PlanningWindow", step: str) -> None:
     if window.session is not None:
         getattr(window.session.history, step)()
 
 
-def _update_undo_labels(window: "MainWindow") -> None:
+def _update_undo_labels(window: "PlanningWindow") -> None:
     history = window.session.history if window.session else None
     window.undo_action.setEnabled(bool(history and history.can_undo))
     window.redo_action.setEnabled(bool(history and history.can_redo))
@@ -102,7 +102,7 @@ def _update_undo_labels(window: "MainWindow") -> None:
     window.redo_action.setText(f"&Redo {history.redo_label}" if history and history.can_redo else "&Redo")
 
 
-def _plan_menu(window: "MainWindow") -> None:
+def _plan_menu(window: "PlanningWindow") -> None:
     controller = window.controller
     menu = window.menuBar().addMenu("&Plan")
     new_path = menu.addMenu("&New path (click entry, then target)")
@@ -148,7 +148,7 @@ def _plan_menu(window: "MainWindow") -> None:
                                               actions["centre"]: "Centre", actions["delete"]: "Delete"})
 
 
-def _view_menu(window: "MainWindow") -> None:
+def _view_menu(window: "PlanningWindow") -> None:
     menu = window.menuBar().addMenu("&View")
     window.layout_actions = QActionGroup(window)
     for index, (name, label) in enumerate(LAYOUT_LABELS.items()):

@@ -16,14 +16,14 @@ from osteoplan.core.session import PlanSession, load_case_for_plan
 from osteoplan.ui.tasks import BackgroundTask
 
 if TYPE_CHECKING:
-    from osteoplan.ui.main_window import MainWindow
+    from osteoplan.ui.window_api import PlanningWindow
 
 AUTOSAVE_INTERVAL_MS = 30_000
 PLAN_FILE_FILTER = "OsteoPlan plans (*.json);;All files (*)"
 
 
 class PlanFiles(QObject):
-    def __init__(self, window: "MainWindow") -> None:
+    def __init__(self, window: "PlanningWindow") -> None:
         super().__init__(window)
         self.window = window
         self.autosaver = Autosaver()

@@ -212,7 +212,7 @@ class PreferencesDialog(QDialog):
         self.thresholds_table.itemChanged.connect(self._mark_threshold)
         layout.addWidget(self.thresholds_table)
         restore = QPushButton("Restore built-in values")
-        restore.setToolTip("Put back the defaults of resources/structure_categories.json (docs/domain.md)")
+        restore.setToolTip("Put back the defaults of resources/structure_categories.json (resources/sources.md)")
         restore.clicked.connect(lambda: self._fill_thresholds({}))
         row = QHBoxLayout()
         row.addStretch(1)

@@ -25,7 +25,7 @@ from osteoplan.core.safety.structures import user_threshold_defaults
 from osteoplan.ui.report_pdf import PROGRESS_PREFIX, ReportError, check_output_path
 
 if TYPE_CHECKING:
-    from osteoplan.ui.main_window import MainWindow
+    from osteoplan.ui.window_api import PlanningWindow
 
 LAST_FOLDER_KEY = "report/last_folder"
 
@@ -73,7 +73,7 @@ class ExportReportDialog(QDialog):
         return self.identify_box.isChecked()
 
 
-def default_report_path(window: "MainWindow") -> str:
+def default_report_path(window: "PlanningWindow") -> str:
     session = window.session
     if session is not None and session.plan_path is not None:
         stem = Path(session.plan_path).name.split(".")[0]
@@ -82,7 +82,7 @@ def default_report_path(window: "MainWindow") -> str:
     return str(Path(folder) / "osteoplan-report.pdf")
 
 
-def export_report_dialog(window: "MainWindow") -> None:
+def export_report_dialog(window: "PlanningWindow") -> None:
     if window.session is None:
         window.show_message("No plan", "Open a case (and plan its paths) before exporting a report.")
         return
@@ -98,7 +98,7 @@ def _osteoplan_command() -> list[str]:
     return [sys.executable, "-m", "osteoplan"]
 
 
-def export_report_in_background(window: "MainWindow", out_path: str, identify: bool):
+def export_report_in_background(window: "PlanningWindow", out_path: str, identify: bool):
     """Write the report of the window's plan to `out_path` in a child process, with progress; a status-bar
     message when done, a message box on failure. Returns the task (None when the input is refused)."""
     from osteoplan.core.files.plan_file import save_plan

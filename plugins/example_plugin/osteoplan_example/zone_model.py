@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from osteoplan.core.ablation.zones import AblationZone, ZoneGeometry, rasterize_zone
+from osteoplan.core.ablation.zones import rasterize_zone
+from osteoplan.plugin_api import AblationZone, ZoneGeometry
 
 osteoplan_api_version = 1  # the plugin API version this module was written for
 

@@ -28,7 +28,7 @@ Scheme (core only: numpy / scipy / SimpleITK)
    whole ``duration_s``; lethal ⇔ CEM43 ≥ 240 min, i.e. T ≥ T_crit(duration) (47.6 °C at
    10 min). The Arrhenius threshold (liver constants ✱, Ω ≥ 1) is reported beside it but not
    used: with those constants it falls to ~42.5 °C at 10 min, inside the 45 °C neural shell.
-   Cryo: lethal ⇔ T ≤ −40 °C (domain.md: the lethal −40 °C line; latent heat is ignored).
+   Cryo: lethal ⇔ T ≤ −40 °C (sources.md: the lethal −40 °C line; latent heat is ignored).
 5. Calibration (per spec, spacing and margin ≤ 20 mm, cached in ``_CALIBRATION``; a larger margin
    reuses the one a whole number of voxels smaller, ≤ 20 mm, so that the source voxels are the same;
    the rise 20 mm beyond the zone is small): in a uniform

@@ -1,8 +1,8 @@
 """Tissue properties for the bioheat model (``resources/tissue_properties.json``) and the
 per-voxel property maps of a computation grid.
 
-Every value carries ``verified`` and ``source`` (domain.md's ✔/✱). Perfusion is stored in
-1/s or in mL/min/kg, converted as ω = q · ρ · 1e-6 / 60 (domain.md). A tissue flagged
+Every value carries ``verified`` and ``source`` (sources.md's ✔/✱). Perfusion is stored in
+1/s or in mL/min/kg, converted as ω = q · ρ · 1e-6 / 60 (sources.md). A tissue flagged
 ``heat_sink`` (large-vessel blood) is held at arterial temperature by the solver. Voxels are
 classed by HU (``tissue_classes.json`` → ``hu_classes``), then overridden by label rules
 (lesion, CSF in the spinal canal, blood in the aorta / vena cava ...).

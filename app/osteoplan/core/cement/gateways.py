@@ -1,7 +1,7 @@
 """Leak gateways that lie inside bone: the basivertebral foramen region of a vertebral body.
 
 The basivertebral vein leaves the body through the centre of its posterior wall, at mid-height,
-into the epidural venous plexus (docs/domain.md). The region is found from the labels alone, so
+into the epidural venous plexus (resources/sources.md). The region is found from the labels alone, so
 it works on the phantom and on a segmented CT alike: the canal (or cord) label gives the local
 spine axis (its principal direction) and the midline; the vertebra's centroid lies in front of
 the canal, which gives "anterior". The posterior wall is the hindmost body voxel in front of the
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 BASIVERTEBRAL = "basivertebral foramen"
-BASIVERTEBRAL_INTO = "epidural veins"  # a venous gateway: reaching it warns (docs/domain.md)
+BASIVERTEBRAL_INTO = "epidural veins"  # a venous gateway: reaching it warns (resources/sources.md)
 _MIN_CANAL_VOXELS = 10
 
 

@@ -1,6 +1,6 @@
 """Cement (PMMA) spread: volume-limited front propagation through trabecular bone and lesion.
 
-Model (parameters with sources in ``resources/cement_model.json``; docs/domain.md "Cement
+Model (parameters with sources in ``resources/cement_model.json``; resources/sources.md "Cement
 spread"): HU -> density -> bone volume fraction -> porosity phi (lesion label: lytic, phi
 ~ 1); Kozeny permeability k = C phi^3/(1-phi)^2 (C from k(0.9) = 4.45e-8 m2), transverse
 k x 0.78, clamped; cortical bone ~closed; outside bone each destination (canal, foramen,

@@ -326,7 +326,7 @@ def _saved_trajectory(markup: _Markup, path: Path, notes: list[str]) -> dict[str
 
 def _line_trajectory(markup: _Markup, path: Path, plan_ids, catalog: DeviceCatalog,
                      result: ImportedMarkups) -> Trajectory:
-    from osteoplan.core.session import default_trocar  # the same default as a path placed by hand
+    from osteoplan.core.planning.devices import default_trocar  # the same default as a path placed by hand
 
     where = f"markups[{markup.index}]"
     if len(markup.points) != 2:

@@ -1,6 +1,6 @@
 """The fluoroscopy rule of transpedicular access, checked on every transpedicular path.
 
-Rule (docs/domain.md, "Trajectory geometry"): on the lateral view the tip must be in the
+Rule (resources/sources.md, "Trajectory geometry"): on the lateral view the tip must be in the
 vertebral body (past its posterior wall) before, on the AP view, it crosses the medial wall
 of the pedicle; a tip medial to the pedicle while still behind the body is in the canal.
 

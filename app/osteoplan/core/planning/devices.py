@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from osteoplan.core.errors import OsteoPlanError
+from osteoplan.core.planning.trajectory import TrajectoryKind
 
 _log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ DEVICES_RESOURCE = "devices.json"
 DEVICES_SCHEMA_VERSION = 1
 MAX_DEVICES_PER_PROVIDER = 10_000  # more is a broken plugin, not a catalog
 
-# Nominal outer diameters of needle gauges (docs/domain.md, Devices, ✔): an entry that
+# Nominal outer diameters of needle gauges (resources/sources.md, Devices, ✔): an entry that
 # states a gauge must have this diameter, which catches typos in a catalog.
 GAUGE_OUTER_DIAMETER_MM = {"10G": 3.404, "11G": 3.048, "12G": 2.769, "13G": 2.413,
                            "14G": 2.108, "15G": 1.829, "17G": 1.473}
@@ -336,3 +337,16 @@ def device_catalog() -> DeviceCatalog:
     providers, problems = load_plugins(DEVICE_CATALOGS)
     return build_device_catalog(providers, already_reported=problems)
 
+
+# The usual bone needle for each technique (Clarençon 2019: 11G and 13G for vertebroplasty);
+# the first catalog device of the gauge is used.
+DEFAULT_GAUGE = {TrajectoryKind.TRANSPEDICULAR: "11G", TrajectoryKind.PARAPEDICULAR: "11G",
+                 TrajectoryKind.TRANSCORTICAL: "10G", TrajectoryKind.FREE: "11G"}
+
+
+def default_trocar(catalog: DeviceCatalog, kind: TrajectoryKind) -> Device:
+    """The technique's usual gauge, in its longest catalog length (a short needle is the worse surprise)."""
+    trocars = [d for d in catalog.of_kind(DeviceKind.TROCAR) if d.length_mm is not None]
+    gauge = DEFAULT_GAUGE.get(kind, "11G")
+    candidates = [d for d in trocars if d.gauge == gauge] or trocars
+    return max(candidates, key=lambda d: d.length_mm)

@@ -21,7 +21,7 @@ from osteoplan.core.imaging.case import Case
 from osteoplan.core.planning.pedicle import aligned_entry, analyse_vertebra, vertebra_at
 from osteoplan.core.planning.trajectory import Side, Trajectory, TrajectoryKind
 
-DEFAULT_NEEDLE_RADIUS_MM = 3.048 / 2  # 11G outer diameter (domain.md device table)
+DEFAULT_NEEDLE_RADIUS_MM = 3.048 / 2  # 11G outer diameter (sources.md device table)
 DEFAULT_CONVERGENCE_DEG = 10.0  # level unknown: engineering default
 TARGET_DEPTH_FRACTION = 0.3  # from the anterior cortex: the front of the middle third of the body
 TARGET_DEPTH_IN_BONE_MM = 3.0  # a template's tip at least this deep in the vertebral body
@@ -36,7 +36,7 @@ TIP_SEPARATION_MM = 6.0
 def pedicle_convergence_deg(level: str | None) -> float:
     """Medial angle of the pedicle for a level name ("L2", "T7"...).
 
-    Lumbar: 5 deg x level (domain.md). Thoracic: linear from 35 deg at T1 to -10 deg at
+    Lumbar: 5 deg x level (sources.md). Thoracic: linear from 35 deg at T1 to -10 deg at
     T12 (Kaur 2016 end points; the linear interpolation between them is ours). Cervical
     45 deg and sacral 25 deg are unverified engineering defaults; unknown: 10 deg.
     """

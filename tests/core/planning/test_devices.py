@@ -22,7 +22,7 @@ from osteoplan.core.planning.devices import (
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.resources import load_json_resource
 
-# docs/domain.md, Devices (✔)
+# resources/sources.md, Devices (✔)
 GAUGE_MM = {"10G": 3.404, "11G": 3.048, "12G": 2.769, "13G": 2.413, "14G": 2.108, "15G": 1.829}
 
 
@@ -59,7 +59,7 @@ def test_builtin_entries_are_sourced_and_only_fully_sourced_ones_verified(builti
     for device in builtin:
         assert device.source.strip(), device.id
         if device.length_mm is not None and device.kind is DeviceKind.TROCAR:
-            assert not device.verified, f"{device.id}: trocar lengths are unverified (docs/domain.md ✱)"
+            assert not device.verified, f"{device.id}: trocar lengths are unverified (resources/sources.md ✱)"
     verified = {d.id for d in builtin if d.verified}
     assert verified == {f"trocar-{g.lower()}" for g in GAUGE_MM}
 

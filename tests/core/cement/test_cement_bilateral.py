@@ -21,7 +21,7 @@ from osteoplan.core.files.plan_file import plan_from_dict
 from osteoplan.core.imaging.phantom import build_phantom
 from osteoplan.core.session import PlanSession
 
-BILATERAL_PLAN = Path(__file__).resolve().parents[2] / "packaging" / "screenshots" / "bilateral-L2.plan.json"
+BILATERAL_PLAN = Path(__file__).resolve().parents[3] / "packaging" / "screenshots" / "bilateral-L2.plan.json"
 UNIT_CT = SimpleNamespace(direction=np.eye(3), spacing=(1.0, 1.0, 1.0))
 
 

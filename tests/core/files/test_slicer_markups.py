@@ -13,7 +13,7 @@ from osteoplan.core.files.slicer_markups import (MARKUPS_SCHEMA, MarkupsError, a
                                               import_markups, markups_file_name, read_markups_file,
                                               trajectory_markups)
 from osteoplan.core.planning.plan import ImageRef, Plan
-from osteoplan.core.session import default_trocar
+from osteoplan.core.planning.devices import default_trocar
 from osteoplan.core.planning.trajectory import Side, Spindle, Trajectory, TrajectoryKind
 
 CATALOG = device_catalog()

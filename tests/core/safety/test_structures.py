@@ -13,9 +13,9 @@ from osteoplan.core.errors import ResourceError
 from osteoplan.core.imaging.io import LabelMap
 from osteoplan.core.imaging.phantom import build_phantom
 from osteoplan.core.resources import load_json_resource, validate_resource
+from osteoplan.core.imaging.anatomy import CATEGORIES_RESOURCE, StructureCategories, category_of
 from osteoplan.core.safety.structures import (
-    CATEGORIES_RESOURCE, Structure, StructureCategories, StructureSet, auto_bone, auto_skin, case_structures,
-    category_of, structures_from_labels,
+    Structure, StructureSet, auto_bone, auto_skin, case_structures, structures_from_labels,
 )
 from osteoplan.core.imaging.volume import Volume
 
@@ -48,7 +48,7 @@ def test_needle_thresholds_follow_the_domain_table_and_say_where_they_come_from(
 
     cord = structure("spinal_cord").needle_thresholds()
     assert (cord.warn_mm, cord.stop_mm) == (5.0, 0.0)
-    assert cord.origin.startswith("category neural default (") and "domain.md" in cord.origin
+    assert cord.origin.startswith("category neural default (") and "sources.md" in cord.origin
     assert (structure("aorta").needle_thresholds().warn_mm, structure("colon").needle_thresholds().warn_mm) == (5, 5)
     for name in ("skin", "vertebrae_L2", "lesion", "subcutaneous_fat"):
         assert not structure(name).needle_thresholds().evaluated, name

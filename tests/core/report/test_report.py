@@ -14,7 +14,7 @@ from tests.fixtures.images import make_ct_series
 from tests.test_cli_simulate_cement import _plan as cement_plan
 
 PATIENT = {"patient_name": "Quixby^Zorblatt", "patient_id": "ZX-99317", "birth_date": "19470312"}
-SCREENSHOT_PLANS = Path(__file__).resolve().parents[2] / "packaging" / "screenshots"
+SCREENSHOT_PLANS = Path(__file__).resolve().parents[3] / "packaging" / "screenshots"
 
 
 def dicom_plan(folder: Path) -> Path:
