@@ -27,8 +27,8 @@ import traceback
 from pathlib import Path
 
 from osteoplan import __version__
-from osteoplan.core.imaging.demo import DEMO_CASES
 from osteoplan.core.errors import OsteoPlanError
+from osteoplan.core.imaging.demo import DEMO_CASES
 
 EXIT_STOP = 1  # `check`: the plan has a stop warning
 EXIT_BAD_INPUT = 2
@@ -316,8 +316,8 @@ def _devices(args) -> int:
 
 
 def _simulate_cement(args) -> int:
-    from osteoplan.core.cement.spread import CementError
     from osteoplan.core.cement.simulation import injection_report, portion_lines
+    from osteoplan.core.cement.spread import CementError
     session = _open_plan_session(args.plan)
     if args.monte_carlo < 0:
         raise CementError(f"--monte-carlo must be >= 0, got {args.monte_carlo}")
@@ -379,10 +379,10 @@ def _simulate(args) -> int:
 
 
 def _export(args) -> int:
-    from osteoplan.core.planning.devices import device_catalog
     from osteoplan.core.files.plan_file import load_plan
     from osteoplan.core.files.slicer_markups import export_markups
     from osteoplan.core.files.slicer_segmentation import check_export_path, export_segmentation
+    from osteoplan.core.planning.devices import device_catalog
 
     if not args.markups and not args.labels:
         raise UsageError("export: give --markups OUT_DIR and/or --labels OUT.seg.nrrd")
@@ -404,10 +404,10 @@ def _export(args) -> int:
 
 
 def _import_markups(args) -> int:
-    from osteoplan.core.planning.devices import device_catalog
-    from osteoplan.core.planning.editing import PlanEditor
     from osteoplan.core.files.plan_file import load_plan, save_plan
     from osteoplan.core.files.slicer_markups import add_imported, import_markups
+    from osteoplan.core.planning.devices import device_catalog
+    from osteoplan.core.planning.editing import PlanEditor
 
     loaded, catalog = load_plan(args.into), device_catalog()
     imported = import_markups(args.files, loaded.plan, catalog)  # every file read before the plan changes

@@ -20,10 +20,10 @@ from osteoplan.core.planning.devices import Device, DeviceCatalog, DeviceKind, d
 from osteoplan.core.planning.editing import PlanEditor
 from osteoplan.core.planning.history import History
 from osteoplan.core.planning.plan import ImageRef, Plan
+from osteoplan.core.planning.trajectory import Side, Trajectory, TrajectoryKind
 from osteoplan.core.safety.distances import DistanceFields, StructureDistance
 from osteoplan.core.safety.structure_editing import StructureEditor
 from osteoplan.core.safety.structures import StructureSet, case_structures
-from osteoplan.core.planning.trajectory import Side, Trajectory, TrajectoryKind
 
 if TYPE_CHECKING:  # the readout engine (scipy.optimize, pedicle analysis) loads with the first readout
     from osteoplan.core.planning.readouts import ReadoutEngine, TrajectoryReadout
@@ -220,8 +220,8 @@ class PlanSession:
         """The zone of an ablation (`ablation.AblationZone`) by its probe's zone model (the table model unless
         a plugin's), cached until its path or it changes.
         Raises `AblationError` when the ablation's path has no probe or the setting is unknown."""
-        from osteoplan.core.planning.ablation import probe_and_setting
         from osteoplan.core.ablation.models import ZoneRequest, model_zone
+        from osteoplan.core.planning.ablation import probe_and_setting
 
         ablation = self.plan.ablation(ablation_id)
         if ablation.trajectory not in self.plan:
@@ -288,8 +288,8 @@ def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
 
     Raises `LoadError` when the image cannot be loaded.
     """
-    from osteoplan.core.imaging.io import load_image, load_label_map
     from osteoplan.core.files.plan_file import check_image_hash
+    from osteoplan.core.imaging.io import load_image, load_label_map
 
     image = loaded.plan.image
     warnings: list[str] = []

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from osteoplan.core.display.view_geometry import orientation_label
 from osteoplan.core.fluoro.drr import (
     CArm,
     Drr,
@@ -35,7 +36,6 @@ from osteoplan.core.fluoro.drr import (
     mask_projection,
     project_points,
 )
-from osteoplan.core.display.view_geometry import orientation_label
 from osteoplan.ui.style import VIRTUAL_TIP_COLOR
 
 PANES = {"axial": "Axial pane", "3d": "3D pane", "sagittal": "Sagittal pane", "coronal": "Coronal pane"}

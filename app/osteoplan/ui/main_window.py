@@ -16,12 +16,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osteoplan.core.imaging.case import Case
-from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.session import PlanSession
-from osteoplan.core.imaging.tissue import tissue_at
 from osteoplan.core.display.view_geometry import SliceOrientation
 from osteoplan.core.display.viewer import ViewerState
+from osteoplan.core.errors import OsteoPlanError
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.imaging.tissue import tissue_at
+from osteoplan.core.session import PlanSession
 from osteoplan.ui import first_run, loading, menus, plugin_panels, preferences, shortcuts
 from osteoplan.ui.ablation_panel import AblationPanel
 from osteoplan.ui.cement_panel import CementPanel
@@ -33,11 +33,11 @@ from osteoplan.ui.plan_files import PlanFiles
 from osteoplan.ui.presets_toolbar import PresetsToolBar
 from osteoplan.ui.proposals_panel import ProposalsPanel
 from osteoplan.ui.slice_view import SliceView
+from osteoplan.ui.structure_display import structure_display
+from osteoplan.ui.structures_panel import StructuresPanel, StructureTool
 from osteoplan.ui.tasks import BackgroundTask
 from osteoplan.ui.trajectory_panel import TrajectoryPanel
 from osteoplan.ui.volume_view import VolumeView
-from osteoplan.ui.structure_display import structure_display
-from osteoplan.ui.structures_panel import StructuresPanel, StructureTool
 from osteoplan.ui.warnings_panel import WarningsPanel
 
 LAYOUTS = ("four-up", "axial", "sagittal", "coronal", "3d")

@@ -8,9 +8,9 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from osteoplan.core.planning.trajectory import Trajectory
 from osteoplan.core.display.view_geometry import frame_from_vectors
 from osteoplan.core.display.viewer import ViewerState
+from osteoplan.core.planning.trajectory import Trajectory
 from osteoplan.ui.reslice_view import ResliceView
 
 IN_PLANE_MARGIN = 1.25  # the in-plane view shows the needle and a quarter of its length around it

@@ -13,12 +13,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.session import NeedleState, PlanSession, needle_state
 from osteoplan.core.planning.trajectory import TrajectoryKind
 from osteoplan.core.safety.distances import FIELD_MARGIN_MM
 from osteoplan.core.safety.structure_warnings import distance_warning
-from osteoplan.render.polydata import ColoredActor, points_polydata
-from osteoplan.render.zones import FilledShape, ZoneLayers2D, ZoneSurfaces3D
+from osteoplan.core.session import NeedleState, PlanSession, needle_state
 from osteoplan.render.needles import (
     DistanceAnnotations,
     DistanceGraphic,
@@ -26,6 +24,8 @@ from osteoplan.render.needles import (
     NeedleOverlay2D,
     NeedleTubes3D,
 )
+from osteoplan.render.polydata import ColoredActor, points_polydata
+from osteoplan.render.zones import FilledShape, ZoneLayers2D, ZoneSurfaces3D
 from osteoplan.ui.style import NEEDLE_COLORS, PLACEMENT_COLOR, THERMOCOUPLE_COLOR, VIRTUAL_TIP_COLOR
 from osteoplan.ui.tasks import busy_cursor
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from osteoplan.core.files.autosave import Autosaver, find_recoverable
 from osteoplan.core.errors import OsteoPlanError
+from osteoplan.core.files.autosave import Autosaver, find_recoverable
 from osteoplan.core.files.plan_file import load_plan, save_plan, volume_content_hash
 from osteoplan.core.session import PlanSession, load_case_for_plan
 from osteoplan.ui.tasks import BackgroundTask

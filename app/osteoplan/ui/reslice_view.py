@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QWidget
 
-from osteoplan.core.imaging.case import Case
 from osteoplan.core.display.view_geometry import ViewFrame, display_to_world, move_point_onto_plane
 from osteoplan.core.display.viewer import ViewerState
-from osteoplan.render.overlays import CornerText
+from osteoplan.core.imaging.case import Case
 from osteoplan.render.label_outlines import LabelOutlines
+from osteoplan.render.overlays import CornerText
 from osteoplan.render.slices import CtSliceLayer, LabelSliceLayer
 from osteoplan.ui.vtk_pane import VtkPane
 

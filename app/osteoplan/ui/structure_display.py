@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from osteoplan.core.display.label_colors import label_style
-from osteoplan.core.session import PlanSession
 from osteoplan.core.imaging.volume import Volume
+from osteoplan.core.session import PlanSession
 
 # Shown as 3-D surfaces: what a needle must avoid, and the lesion (bone shows in the volume
 # rendering; viscera and skin would hide the spine).

@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from osteoplan.core.planning.devices import ABLATION_KINDS, DeviceKind
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.session import PlanSession
+from osteoplan.core.planning.devices import ABLATION_KINDS, DeviceKind
 from osteoplan.core.planning.trajectory import Spindle
+from osteoplan.core.session import PlanSession
 from osteoplan.ui.style import NEEDLE_COLORS
 
 ANGLE_CONVENTION = (

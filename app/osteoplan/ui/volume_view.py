@@ -13,9 +13,9 @@ from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 from vtkmodules.vtkInteractionWidgets import vtkOrientationMarkerWidget
 from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor
 
-from osteoplan.core.imaging.case import Case
 from osteoplan.core.display.presets import display_presets
 from osteoplan.core.display.viewer import ViewerState
+from osteoplan.core.imaging.case import Case
 from osteoplan.render.overlays import CornerText
 from osteoplan.render.structure_surfaces import StructureSurfaces
 from osteoplan.render.volume_rendering import VolumeRenderingLayer, use_gpu_mapper

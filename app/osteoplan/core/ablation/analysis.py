@@ -25,9 +25,9 @@ from scipy import ndimage
 
 from osteoplan.core.ablation.zones import AblationModel, AblationZone, ZoneGeometry, ablation_model
 from osteoplan.core.imaging.bone_fields import signed_distance_mm
+from osteoplan.core.imaging.volume import Volume
 from osteoplan.core.safety.distances import DistanceFields
 from osteoplan.core.safety.structures import Structure
-from osteoplan.core.imaging.volume import Volume
 
 TEMPERATURE_STEP_MM = 0.5
 

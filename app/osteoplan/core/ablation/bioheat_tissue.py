@@ -15,8 +15,8 @@ from functools import lru_cache
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from osteoplan.core.resources import load_validated_resource, validate_resource
 from osteoplan.core.imaging.tissue import tissue_classes
+from osteoplan.core.resources import load_validated_resource, validate_resource
 
 PROPERTIES_RESOURCE = "tissue_properties.json"
 

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from osteoplan.core.ablation.analysis import lesion_coverage, peak_temperature, zone_structure_distances
 from osteoplan.core.ablation.zones import ablation_model
 from osteoplan.core.planning.ablation import AblationError, probe_and_setting
-from osteoplan.core.ablation.analysis import lesion_coverage, peak_temperature, zone_structure_distances
 from osteoplan.core.safety.context import PlanContext
-from osteoplan.core.safety.warnings import SafetyWarning, Severity
 from osteoplan.core.safety.structure_warnings import structures_at
 from osteoplan.core.safety.structures import Structure, StructureSet
+from osteoplan.core.safety.warnings import SafetyWarning, Severity
 
 if TYPE_CHECKING:
     from osteoplan.core.ablation.analysis import ZoneDistance

@@ -25,12 +25,12 @@ from functools import cached_property, lru_cache
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from osteoplan.core.planning.ablation import Ablation
-from osteoplan.core.planning.devices import AblationProbe, AblationSetting
-from osteoplan.core.resources import load_validated_resource
-from osteoplan.core.planning.trajectory import Trajectory
 from osteoplan.core.imaging.case import Case
 from osteoplan.core.imaging.volume import Volume
+from osteoplan.core.planning.ablation import Ablation
+from osteoplan.core.planning.devices import AblationProbe, AblationSetting
+from osteoplan.core.planning.trajectory import Trajectory
+from osteoplan.core.resources import load_validated_resource
 
 MODEL_RESOURCE = "ablation_model.json"
 RAY_STEP_VOXELS = 0.5  # samples along each centre -> voxel segment: every half voxel (index units)

@@ -10,10 +10,10 @@ import fnmatch
 
 import numpy as np
 
-from osteoplan.core.cement.spread import (BONE, CANAL, DISC, FORAMEN, LESION, SOFT, VEIN, CementError, CementSolution,
-                                   Field3, SpreadGraph, _segment_distance, arrival_times, cement_model)
 from osteoplan.core.cement.gateways import BASIVERTEBRAL, BASIVERTEBRAL_INTO, wall_strip
 from osteoplan.core.cement.models import model_of_injections
+from osteoplan.core.cement.spread import (BONE, CANAL, DISC, FORAMEN, LESION, SOFT, VEIN, CementError, CementSolution,
+                                   Field3, SpreadGraph, _segment_distance, arrival_times, cement_model)
 from osteoplan.core.cement.steps import SteppedCementSolution, is_stepwise
 from osteoplan.core.safety.warnings import SafetyWarning, Severity
 

@@ -51,20 +51,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from osteoplan.core.imaging.demo import is_builtin_image
-from osteoplan.core.planning.devices import DeviceCatalog, UnknownDeviceError, device_catalog
 from osteoplan.core.files.atomic import atomic_write_text
-from osteoplan.core.imaging.content_hash import volume_content_hash
-from osteoplan.core.imaging.volume import Volume
-from osteoplan.core.planning.ablation import Ablation, Thermocouple
-from osteoplan.core.planning.injection import Injection
 from osteoplan.core.files.plan_ablations import check_ablations
 from osteoplan.core.files.plan_errors import PlanFileError, _json_type, _short, _validation_error
 from osteoplan.core.files.plan_migrations import MIGRATIONS, PLAN_FORMAT, looks_like_version_0
+from osteoplan.core.imaging.content_hash import volume_content_hash
+from osteoplan.core.imaging.demo import is_builtin_image
+from osteoplan.core.imaging.volume import Volume
+from osteoplan.core.planning.ablation import Ablation, Thermocouple
+from osteoplan.core.planning.devices import DeviceCatalog, UnknownDeviceError, device_catalog
+from osteoplan.core.planning.injection import Injection
 from osteoplan.core.planning.plan import (AutoStructures, ImageRef, LabelsRef, MaskLayerRef, Plan, StructureOverride,
                                  StructuresRef)
-from osteoplan.core.resources import resources_dir
 from osteoplan.core.planning.trajectory import Spindle, Trajectory
+from osteoplan.core.resources import resources_dir
 
 __all__ = ["MAX_PLAN_BYTES", "MAX_TRAJECTORIES", "MIGRATIONS", "PLAN_FORMAT", "PLAN_VERSION", "LoadedPlan",
            "PlanFileError", "check_image_hash", "load_plan", "plan_from_dict", "plan_schema", "plan_to_dict",

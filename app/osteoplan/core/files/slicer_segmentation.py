@@ -25,9 +25,9 @@ import SimpleITK as sitk
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.files.atomic import atomic_write_text, atomic_write_with
 from osteoplan.core.files.structure_masks import label_layers
+from osteoplan.core.imaging.volume import Volume
 from osteoplan.core.safety.structure_state import rgb255
 from osteoplan.core.safety.structures import Structure, StructureSet
-from osteoplan.core.imaging.volume import Volume
 
 __all__ = ["SEGMENTATION_SUFFIX", "SegmentationExportError", "check_export_path", "color_table_path",
            "export_segmentation", "segment_metadata", "write_color_table"]

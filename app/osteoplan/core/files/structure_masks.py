@@ -18,10 +18,10 @@ import SimpleITK as sitk
 from osteoplan.core.errors import LoadError
 from osteoplan.core.files.atomic import atomic_write_with
 from osteoplan.core.imaging.io.labels import load_label_map
+from osteoplan.core.imaging.volume import Volume
 from osteoplan.core.planning.plan import MaskLayerRef
 from osteoplan.core.safety.structure_state import EditedMasks
 from osteoplan.core.safety.structures import Structure, structures_from_label_volume
-from osteoplan.core.imaging.volume import Volume
 
 MASKS_SUFFIX = ".structures"
 MASKS_EXTENSION = ".nii.gz"

@@ -31,8 +31,8 @@ import numpy as np
 
 from osteoplan.core.imaging.bone_fields import BoneStructures, CaseMasks, CropField
 from osteoplan.core.imaging.case import Case
-from osteoplan.core.planning.pedicle import PedicleEstimate, VertebraAnatomy, analyse_vertebra, infer_side
 from osteoplan.core.imaging.tissue import TissueLookup
+from osteoplan.core.planning.pedicle import PedicleEstimate, VertebraAnatomy, analyse_vertebra, infer_side
 from osteoplan.core.planning.trajectory import Side, Trajectory, TrajectoryKind
 
 # Engineering default, not a published threshold: 10 mm of pin in healthy bone beyond

@@ -35,14 +35,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.proposals.search import coarse_rays, sided_directions, sphere_directions, turned_directions
 from osteoplan.core.planning.readouts import trajectory_angles_deg
-from osteoplan.core.resources import load_validated_resource
-from osteoplan.core.safety.warnings import Severity
-from osteoplan.core.safety.structure_warnings import distance_warning, structures_at, trajectory_distances
-from osteoplan.core.safety.structures import hazards_excluding
 from osteoplan.core.planning.templates import pedicle_convergence_deg
 from osteoplan.core.planning.trajectory import Side, Trajectory, TrajectoryKind
+from osteoplan.core.proposals.search import coarse_rays, sided_directions, sphere_directions, turned_directions
+from osteoplan.core.resources import load_validated_resource
+from osteoplan.core.safety.structure_warnings import distance_warning, structures_at, trajectory_distances
+from osteoplan.core.safety.structures import hazards_excluding
+from osteoplan.core.safety.warnings import Severity
 
 TECHNIQUES_RESOURCE = "proposal_techniques.json"
 COARSE_STEP_MM = 1.0

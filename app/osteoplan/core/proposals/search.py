@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from osteoplan.core.imaging.bone_fields import BODY_BIT, BONE_BIT, CropField
+from osteoplan.core.imaging.volume import Volume
 from osteoplan.core.planning.pedicle import PEDICLE_BAND_MARGIN_MM, PedicleEstimate
 from osteoplan.core.planning.templates import AIR_RUN_MM
-from osteoplan.core.imaging.volume import Volume
 
 PEDICLE_REACH_MM = 20.0  # samples this close to the pedicle's centre, in its band, are "in the pedicle"
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from osteoplan.core.imaging.bone_fields import CropField, signed_distance_mm
-from osteoplan.core.safety.structures import Structure
 from osteoplan.core.imaging.volume import Volume
+from osteoplan.core.safety.structures import Structure
 
 # Fields reach this far beyond a structure's box: past every threshold in force (<= 10 mm) with
 # room to spare; a farther distance reads as "at least this" (half the margin halves set-up time).

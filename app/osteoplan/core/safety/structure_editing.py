@@ -24,11 +24,11 @@ import numpy as np
 from scipy import ndimage
 
 from osteoplan.core.errors import OsteoPlanError
+from osteoplan.core.imaging.anatomy import category_of, structure_categories
+from osteoplan.core.imaging.volume import Volume
 from osteoplan.core.planning.plan import AutoStructures
 from osteoplan.core.safety.structure_state import apply_edits, from_rgb255, record_edits
 from osteoplan.core.safety.structures import Structure, StructureSet, category_color
-from osteoplan.core.imaging.anatomy import category_of, structure_categories
-from osteoplan.core.imaging.volume import Volume
 
 MAX_NAME_LENGTH = 128
 MAX_THRESHOLD_MM = 1000.0

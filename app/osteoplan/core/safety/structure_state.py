@@ -21,10 +21,10 @@ import hashlib
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from osteoplan.core.planning.plan import StructureOverride, StructuresRef
-from osteoplan.core.safety.structures import Structure, StructureSet, category_color
 from osteoplan.core.imaging.anatomy import category_of
 from osteoplan.core.imaging.volume import Volume
+from osteoplan.core.planning.plan import StructureOverride, StructuresRef
+from osteoplan.core.safety.structures import Structure, StructureSet, category_color
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from osteoplan.core.imaging.volume import Volume
+from osteoplan.core.planning.trajectory import Trajectory
 from osteoplan.core.safety.context import PlanContext
 from osteoplan.core.safety.distances import StructureDistance, needle_structure_distances
-from osteoplan.core.safety.warnings import SafetyWarning, Severity
 from osteoplan.core.safety.structures import USER_DEFAULT_ORIGIN, Structure, StructureSet, hazards_excluding
-from osteoplan.core.planning.trajectory import Trajectory
-from osteoplan.core.imaging.volume import Volume
+from osteoplan.core.safety.warnings import SafetyWarning, Severity
 
 TARGET_CATEGORIES = ("bone", "lesion")  # a tip inside one of these is where the needle is meant to be
 

@@ -27,10 +27,10 @@ import SimpleITK as sitk
 from pydantic import ValidationError
 from scipy import ndimage
 
+from osteoplan.core.display.label_colors import label_color
 from osteoplan.core.imaging.anatomy import CONTEXTS, ThresholdRule, category_of, structure_categories
 from osteoplan.core.imaging.bone_fields import body_mask, hu_bone_mask
 from osteoplan.core.imaging.case import Case
-from osteoplan.core.display.label_colors import label_color
 from osteoplan.core.imaging.volume import Volume
 
 AUTO_BONE_MIN_MM3 = 50.0  # smaller HU-bone specks are calcifications or noise, not bone
