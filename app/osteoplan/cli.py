@@ -150,11 +150,16 @@ def _warn(notes) -> None:
         print(f"osteoplan: warning: {note}", file=sys.stderr)
 
 
-def _print_warnings(warnings: list[dict], stop: bool, stop_verdict: str) -> int:
-    """The text output's warning lines and verdict; returns the exit code."""
+def _print_warnings(warnings: list[dict], stop: bool, stop_verdict: str, not_checked: list[str] = ()) -> int:
+    """The text output's warning lines, what was not checked, and the verdict; returns the exit code."""
     for warning in warnings:
         print(f"  {warning['severity'].upper():4} {warning['message']}")
-    print(f"STOP: {stop_verdict}" if stop else "No stop warning.")
+    for line in not_checked:  # a verdict never reads as safe for what it did not measure
+        print(line)
+    if stop:
+        print(f"STOP: {stop_verdict}")
+    else:
+        print("No stop warning" + (" among what was checked." if not_checked else "."))
     return EXIT_STOP if stop else 0
 
 
@@ -281,7 +286,8 @@ def _check(args) -> int:
         for spindle in item["spindles"]:
             print(f"      spindle {spindle['id']}: {'anchored' if spindle['anchored'] else 'NOT anchored'} "
                   f"({spindle['anchorage_mm']:.1f} mm in healthy bone)")
-    return _print_warnings(report["warnings"], stop, "the plan has at least one stop warning.")
+    return _print_warnings(report["warnings"], stop, "the plan has at least one stop warning.",
+                           session.hazard_coverage().lines())
 
 
 def _propose(args) -> int:
@@ -336,7 +342,8 @@ def _simulate_cement(args) -> int:
             print(f"      {g['kind']} -> {g['into']} at {g['reached_at_ml']:.2f} mL")
         for line in portion_lines(session, item["id"]):  # stepwise injection: what each portion reaches
             print(f"      {line}")
-    return _print_warnings(report["warnings"], stop, "at least one injection has a stop warning.")
+    return _print_warnings(report["warnings"], stop, "at least one injection has a stop warning.",
+                           session.hazard_coverage().lines())
 
 
 def _simulate(args) -> int:
@@ -375,7 +382,8 @@ def _simulate(args) -> int:
         for structure in item["structures"][:8]:
             peak = "" if structure["peak_c"] is None else f", peak {structure['peak_c']:.1f} °C"
             print(f"      {structure['name']}: {structure['distance_mm']:.1f} mm{peak}")
-    return _print_warnings(report["warnings"], stop, "at least one ablation has a stop warning.")
+    return _print_warnings(report["warnings"], stop, "at least one ablation has a stop warning.",
+                           session.hazard_coverage().lines())
 
 
 def _export(args) -> int:

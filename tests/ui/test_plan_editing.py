@@ -137,11 +137,14 @@ def test_warnings_panel_lists_and_centres_on_a_warning(window, qtbot):
     path = session.new_trajectory((0.0, 31.0, 0.0), (0.0, -20.0, 0.0), TrajectoryKind.FREE, device_id="screw-cann-6.5-80")
     session.editor.add_trajectory(path)
     panel = window.warnings_panel
-    assert panel.table.rowCount() == len(session.warnings(path.id)) > 0
-    assert panel.table.item(0, 1).text() == path.label
+    unchecked = session.hazard_coverage().unchecked  # a "NOT CHECKED" row each, before the info rows
+    assert panel.table.rowCount() == len(session.warnings(path.id)) + len(unchecked) > len(unchecked)
+    row = next(index for index, (owner, _) in enumerate(panel.rows) if owner == path.id)
+    assert panel.table.item(row, 1).text() == path.label
+    assert [panel.table.item(i, 0).text() for i in range(row)] == ["NOT CHECKED"] * len(unchecked)
     window.viewer.set_cursor((5.0, 5.0, 5.0))
     qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton,
-                     pos=panel.table.visualItemRect(panel.table.item(0, 5)).center())
+                     pos=panel.table.visualItemRect(panel.table.item(row, 5)).center())
     assert window.controller.selected_id == path.id
-    expected = panel.rows[0][1].closest_lps if panel.rows[0][1].closest_lps is not None else path.target
+    expected = panel.rows[row][1].closest_lps if panel.rows[row][1].closest_lps is not None else path.target
     np.testing.assert_allclose(window.viewer.cursor_lps, expected, atol=1e-6)

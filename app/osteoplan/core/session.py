@@ -27,6 +27,7 @@ from osteoplan.core.safety.structures import StructureSet, case_structures
 
 if TYPE_CHECKING:  # the readout engine (scipy.optimize, pedicle analysis) loads with the first readout
     from osteoplan.core.planning.readouts import ReadoutEngine, TrajectoryReadout
+    from osteoplan.core.safety.coverage import HazardCoverage
     from osteoplan.core.safety.warnings import SafetyWarning
 
 class NeedleState(str, Enum):
@@ -242,6 +243,13 @@ class PlanSession:
         from osteoplan.core.ablation.warnings import ablation_warnings
 
         return ablation_warnings(self, ablation_id)
+
+    def hazard_coverage(self) -> HazardCoverage:
+        """Which hazard categories the warnings measure (neural, vascular, visceral; the skin too when the
+        plan has an ablation), and why the others are not checked."""
+        from osteoplan.core.safety.coverage import ABLATION_HAZARDS, NEEDLE_HAZARDS, hazard_coverage
+
+        return hazard_coverage(self.structures, NEEDLE_HAZARDS + (ABLATION_HAZARDS if self.plan.ablations else ()))
 
     def state(self, trajectory_id: str) -> NeedleState:
         from osteoplan.core.safety.warnings import worst

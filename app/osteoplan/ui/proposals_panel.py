@@ -46,13 +46,17 @@ CURSOR = "Cursor"
 PREVIEW_RADIUS_MM = 1.5
 
 
+def _margin(candidate) -> str:
+    return "unknown" if candidate.min_margin_mm is None else f"{candidate.min_margin_mm:.1f} mm"
+
+
 def _short_label(candidate: Candidate) -> str:
     """The level and side (the technique is the panel's), or the technique for a side-less path."""
     return " ".join(p for p in (candidate.level, candidate.side or candidate.technique) if p)
 
 
 def _cells(rank: int, candidate: Candidate) -> list[str]:
-    return [f"{rank}. {_short_label(candidate)}", f"{candidate.score:.2f}", f"{candidate.min_margin_mm:.1f} mm",
+    return [f"{rank}. {_short_label(candidate)}", f"{candidate.score:.2f}", _margin(candidate),
             candidate.closest_structure or "—", f"{candidate.skin_to_target_mm:.0f} mm",
             f"{candidate.soft_tissue_mm:.0f} mm", f"{candidate.angles_deg['transverse']:+.0f}°",
             f"{candidate.angles_deg['sagittal']:+.0f}°", candidate.breach_grade or "—"]
@@ -205,11 +209,11 @@ class ProposalsPanel(QWidget):
         self.table.setRowCount(len(self.rows))
         for row, item in enumerate(self.rows):
             if isinstance(item, CandidatePair):
-                worse = min((item.left, item.right), key=lambda c: c.min_margin_mm)
+                worse = min((item.left, item.right), key=lambda c: -1e9 if c.min_margin_mm is None else c.min_margin_mm)
                 pair_rank = row - len(result.candidates) + 1
                 level = f" {item.left.level}" if item.left.level else ""
                 cells = [f"Pair {pair_rank}:{level} left + right", f"{item.score:.2f}",
-                         f"{worse.min_margin_mm:.1f} mm", worse.closest_structure or "—",
+                         _margin(worse), worse.closest_structure or "—",
                          f"{item.left.skin_to_target_mm:.0f} / {item.right.skin_to_target_mm:.0f} mm",
                          f"{item.left.soft_tissue_mm:.0f} / {item.right.soft_tissue_mm:.0f} mm",
                          f"{item.left.angles_deg['transverse']:+.0f}° / {item.right.angles_deg['transverse']:+.0f}°",

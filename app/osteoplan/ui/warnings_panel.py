@@ -8,7 +8,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from osteoplan.core.safety.warnings import SEVERITY_ORDER, Severity
-from osteoplan.core.session import needle_state
+from osteoplan.core.session import NeedleState, needle_state
 from osteoplan.ui.style import NEEDLE_COLORS
 
 COLUMNS = ("", "Object", "Structure", "Distance", "Threshold", "Message")
@@ -46,9 +46,16 @@ class WarningsPanel(QWidget):
             for trajectory in session.plan.trajectories:
                 rows += [(trajectory.id, warning) for warning in session.warnings(trajectory.id)]
         rows.sort(key=lambda row: -SEVERITY_ORDER[row[1].severity])
+        # What was not measured, after the stop and warn rows: never a silent (green-looking) gap
+        unchecked = session.hazard_coverage().unchecked if session is not None else ()
+        at = sum(SEVERITY_ORDER[w.severity] >= SEVERITY_ORDER[Severity.WARN] for _, w in rows)
+        rows[at:at] = [(None, (category, reason)) for category, reason in unchecked]
         self.rows = rows
         self.table.setRowCount(len(rows))
         for index, (trajectory_id, warning) in enumerate(rows):
+            if trajectory_id is None:
+                self._not_checked_row(index, *warning)
+                continue
             label = session.plan.trajectory(trajectory_id).label
             obj = label if warning.object == trajectory_id else f"{label} / {warning.object}"
             values = (warning.severity.value.upper(), obj, warning.structure or "—", _mm(warning.distance_mm),
@@ -62,8 +69,20 @@ class WarningsPanel(QWidget):
                 item.setToolTip(warning.message)
                 self.table.setItem(index, column, item)
 
+    def _not_checked_row(self, index: int, category: str, reason: str) -> None:
+        message = f"Not checked: {category} ({reason})"
+        for column, text in enumerate(("NOT CHECKED", "—", category, "—", "—", message)):
+            item = QTableWidgetItem(text)
+            if column == 0:
+                item.setBackground(QBrush(QColor.fromRgbF(*NEEDLE_COLORS[NeedleState.CAUTION])))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            item.setToolTip(message)
+            self.table.setItem(index, column, item)
+
     def centre_on_row(self, row: int) -> None:
         trajectory_id, warning = self.rows[row]
+        if trajectory_id is None:  # a category not checked: nowhere to go
+            return
         session = self.window.session
         self.window.controller.select(trajectory_id)
         point = warning.closest_lps if warning.closest_lps is not None else session.plan.trajectory(trajectory_id).target

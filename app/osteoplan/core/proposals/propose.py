@@ -188,7 +188,7 @@ class Candidate:
     target_lps: tuple[float, float, float]
     device_id: str
     score: float
-    min_margin_mm: float  # whole-needle surface to the nearest hazard (safety engine)
+    min_margin_mm: float | None  # whole-needle surface to the nearest hazard (safety engine); None: no hazard measured
     closest_structure: str | None
     length_mm: float
     skin_to_target_mm: float
@@ -203,7 +203,8 @@ class Candidate:
     def as_json(self) -> dict:
         """The `osteoplan propose --json` candidate object (exact keys)."""
         return {"entry_lps": [float(v) for v in self.entry_lps], "target_lps": [float(v) for v in self.target_lps],
-                "min_margin_mm": round(float(self.min_margin_mm), 3), "closest_structure": self.closest_structure,
+                "min_margin_mm": None if self.min_margin_mm is None else round(float(self.min_margin_mm), 3),
+                "closest_structure": self.closest_structure,
                 "score": round(float(self.score), 4)}
 
     @property
@@ -405,7 +406,8 @@ class _Search:
         minima, excess = np.concatenate(minima), np.concatenate(excess)
         surface = minima - self.radius  # needle surface to each hazard
         stop = np.any(surface < self.stop_mm[None, :], axis=1) if len(self.hazards) else np.zeros(len(tips), bool)
-        margin = surface.min(axis=1) if len(self.hazards) else np.full(len(tips), 25.0)
+        # no hazard to measure: the margin is unknown and earns no score (a fabricated margin would flatter)
+        margin = surface.min(axis=1) if len(self.hazards) else np.zeros(len(tips))
         margin = np.where(np.isfinite(margin), margin, 25.0)
         pedicle_miss = np.isfinite(excess) & (excess > self.settings.max_breach_mm) | np.isposinf(excess)
         return {"skin": skin, "bone": bone, "margin": margin, "stop": stop, "excess": excess,
@@ -446,15 +448,16 @@ class _Search:
             if warning is not None:
                 notes.append(warning.message)
         nearest = distances[0] if distances else None
-        min_margin = nearest.distance_mm if nearest is not None else 25.0
+        min_margin = nearest.distance_mm if nearest is not None else None
         soft = max(0.0, readout.skin_to_target_mm - readout.bone_path_mm)
         angles = readout.angles_deg
         centrality = self.centrality(tip[None])[0]
-        score = float(_score(self.settings, self.rule, min_margin, soft, readout.skin_to_target_mm, self.reach,
+        score = float(_score(self.settings, self.rule, 0.0 if min_margin is None else min_margin, soft, readout.skin_to_target_mm, self.reach,
                              np.nan if readout.breach_mm is None else readout.breach_mm,
                              np.array([angles["transverse"], angles["sagittal"]]), self.preferred, centrality))
         return Candidate(self.technique, self.kind, side, trajectory.entry_lps, trajectory.target_lps, self.device.id,
-                         score, float(min_margin), nearest.structure.name if nearest is not None else None,
+                         score, None if min_margin is None else float(min_margin),
+                         nearest.structure.name if nearest is not None else None,
                          trajectory.length_mm, float(readout.skin_to_target_mm), float(soft), dict(angles),
                          readout.breach_grade, readout.breach_mm, self.target_structure, self.level, tuple(notes))
 
@@ -622,11 +625,16 @@ def _vector_text(point) -> str:
     return "(" + ", ".join(f"{v:.1f}" for v in point) + ")"
 
 
+def margin_text(candidate: Candidate) -> str:
+    """``margin 4.2 mm``, or ``margin unknown`` when no hazard structure was there to measure."""
+    return "margin unknown" if candidate.min_margin_mm is None else f"margin {candidate.min_margin_mm:.1f} mm"
+
+
 def candidate_line(candidate: Candidate) -> str:
     """One line a radiologist reads: score, margin and nearest structure, length, angles, breach."""
     nearest = f" to {candidate.closest_structure}" if candidate.closest_structure else ""
     breach = f", breach {candidate.breach_grade}" if candidate.breach_grade else ""
-    return (f"{candidate.label}: score {candidate.score:.2f}, margin {candidate.min_margin_mm:.1f} mm{nearest}, "
+    return (f"{candidate.label}: score {candidate.score:.2f}, {margin_text(candidate)}{nearest}, "
             f"skin to target {candidate.skin_to_target_mm:.0f} mm ({candidate.soft_tissue_mm:.0f} mm soft tissue), "
             f"transverse {candidate.angles_deg['transverse']:+.0f}° "
             f"sagittal {candidate.angles_deg['sagittal']:+.0f}°{breach}")
@@ -641,8 +649,8 @@ def result_lines(result: ProposalResult) -> list[str]:
         lines.append("Best bilateral pairs (score = the worse of the two):")
         for rank, pair in enumerate(result.pairs, start=1):
             lines.append(f"  {rank}. score {pair.score:.2f}: left entry {_vector_text(pair.left.entry_lps)} "
-                         f"(margin {pair.left.min_margin_mm:.1f} mm), right entry {_vector_text(pair.right.entry_lps)} "
-                         f"(margin {pair.right.min_margin_mm:.1f} mm)")
+                         f"({margin_text(pair.left)}), right entry {_vector_text(pair.right.entry_lps)} "
+                         f"({margin_text(pair.right)})")
     return lines
 
 

@@ -28,4 +28,5 @@ def check_plan(session: PlanSession, plan_label: str) -> dict:
                          for s in readout.spindles],
         })
         warnings += session.warnings(trajectory.id)
-    return {"plan": plan_label, "trajectories": trajectories, "warnings": [w.to_json() for w in warnings]}
+    return {"plan": plan_label, "trajectories": trajectories, "warnings": [w.to_json() for w in warnings],
+            "hazards": session.hazard_coverage().to_json()}

@@ -169,7 +169,7 @@ def build_report(session, identify: bool = False, progress: Callable[[float, str
     return ReportContent(
         title="Percutaneous treatment plan", case_title=session.case.title, identified=identify,
         generated_at=now.strftime("%Y-%m-%d %H:%M %Z").strip(), version=__version__,
-        verdict=_verdict(warnings), sections=tuple(sections))
+        verdict=_verdict(warnings, check["hazards"]), sections=tuple(sections))
 
 
 def _plan_label(session, identify: bool, plan_label: str | None = None) -> str:
@@ -180,14 +180,18 @@ def _plan_label(session, identify: bool, plan_label: str | None = None) -> str:
     return "(unsaved plan)" if session.plan_path is None else str(Path(session.plan_path).resolve())
 
 
-def _verdict(warnings: list[dict]) -> Paragraph:
+def _verdict(warnings: list[dict], hazards: dict) -> Paragraph:
+    """The first page's verdict; what was not checked is said there, and such a verdict is never green."""
     counts = {s: sum(w["severity"] == s.value for w in warnings) for s in Severity}
     summary = f"{counts[Severity.STOP]} stop, {counts[Severity.WARN]} warn, {counts[Severity.INFO]} info"
+    not_checked = "".join(f" Not checked: {u['category']} ({u['reason']})." for u in hazards["unchecked"])
     if counts[Severity.STOP]:
         return Paragraph(f"STOP: the plan has at least one stop warning ({summary}). Review the warnings before "
-                         "treating.", "stop")
+                         f"treating.{not_checked}", "stop")
     if counts[Severity.WARN]:
-        return Paragraph(f"No stop warning; {summary}. Review the warnings.", "warn")
+        return Paragraph(f"No stop warning; {summary}. Review the warnings.{not_checked}", "warn")
+    if not_checked:
+        return Paragraph(f"No stop or warn warning among what was checked ({summary}).{not_checked}", "warn")
     return Paragraph(f"No stop or warn warning ({summary}).", "ok")
 
 

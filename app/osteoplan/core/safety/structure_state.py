@@ -138,4 +138,4 @@ def apply_edits(base: StructureSet, ref: StructuresRef,
         if override.opacity is not None:
             changes["opacity"] = override.opacity
         out[name] = replace(structure, **changes)
-    return StructureSet(tuple(out.values()), base.notes + tuple(notes)), notes
+    return StructureSet(tuple(out.values()), base.notes + tuple(notes), base.unchecked), notes

@@ -177,10 +177,12 @@ def category_color(category: str) -> tuple[float, float, float]:
 
 @dataclass(frozen=True)
 class StructureSet:
-    """Structures ordered by name, with the notes of how they were built (e.g. empty masks skipped)."""
+    """Structures ordered by name, with the notes of how they were built (e.g. empty masks skipped)
+    and, per hazard category the builder looked for and did not find, why (`safety.coverage`)."""
 
     structures: tuple[Structure, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    unchecked: tuple[tuple[str, str], ...] = ()  # (category, reason)
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted(self.structures, key=lambda s: s.name))
@@ -221,10 +223,10 @@ class StructureSet:
     def with_structure(self, structure: Structure, replacing: str | None = None) -> "StructureSet":
         """A new set with `structure` added, or replacing the one of the same name (or named `replacing`)."""
         drop = {structure.name, replacing}
-        return StructureSet((*(s for s in self.structures if s.name not in drop), structure), self.notes)
+        return StructureSet((*(s for s in self.structures if s.name not in drop), structure), self.notes, self.unchecked)
 
     def without(self, name: str) -> "StructureSet":
-        return StructureSet(tuple(s for s in self.structures if s.name != name), self.notes)
+        return StructureSet(tuple(s for s in self.structures if s.name != name), self.notes, self.unchecked)
 
     def same_as(self, other: "StructureSet") -> bool:
         return len(self) == len(other) and all(a.same_as(b) for a, b in zip(self, other))
@@ -284,14 +286,16 @@ def auto_bone(ct: Volume) -> Structure:
 
 
 def auto_skin(ct: Volume, body: np.ndarray | None = None) -> Structure:
-    """The body surface as a one-voxel shell: the outer voxels of the largest body component.
+    """The body surface as a one-voxel shell: the outer voxels of the largest body component that touch
+    air. Where the body meets the edge of the image (the scan's first and last slices, a field of view
+    narrower than the patient) it was cut by the scan, not bounded by skin: those faces are not skin.
 
     `body` (a [k, j, i] body mask, e.g. the readout engine's) saves recomputing it.
     """
     body = body_mask(ct) if body is None else body
     components = sitk.ConnectedComponent(sitk.GetImageFromArray(body.view(np.uint8)))
     largest = sitk.GetArrayFromImage(sitk.RelabelComponent(components)) == 1  # table, arms: smaller ones
-    shell = largest & ~ndimage.binary_erosion(largest)
+    shell = largest & ~ndimage.binary_erosion(largest, border_value=1)  # beyond the image: more body, not air
     return Structure.from_mask("skin (auto)", shell, category="skin", source="auto")
 
 
