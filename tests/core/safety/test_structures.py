@@ -147,3 +147,15 @@ def test_a_structure_set_replaces_by_name_and_refuses_duplicates():
     assert replaced["aorta"].needle_thresholds().warn_mm == 9.0 and replaced.notes == ("note",)
     with pytest.raises(ValueError, match="unique"):
         StructureSet((a, a))
+
+
+def test_the_automatic_skin_leaves_out_the_scans_cut_faces():
+    """A body cut by the first and last slices (and by a narrow field of view) has skin only where it meets air."""
+    array = np.full((20, 30, 30), -1000, np.int16)
+    array[:, 5:25, 0:25] = 40  # through every slice, and through the i = 0 face of the image
+    skin = auto_skin(Volume(array, (2.0, 2.0, 2.0), (0.0, 0.0, 0.0))).mask
+    inner = (slice(6, 24), slice(1, 24))  # the body's cross-section less its outline
+    assert not skin[0][inner].any() and not skin[-1][inner].any(), "the first and last slices are cut faces"
+    assert not skin[:, 6:24, 0].any(), "the image's side face cuts the body: no skin there"
+    assert skin[10, 5, 10] and skin[10, 24, 10] and skin[10, 15, 24]  # the real surfaces are skin
+    assert not skin[10, 15, 10]  # inside
