@@ -249,8 +249,10 @@ def _screenshot(args) -> int:
     elif args.path:
         from osteoplan.core.imaging.io import load_image
 
+        from osteoplan.core.imaging.automatic import with_automatic_anatomy
+
         loaded = load_image(args.path)
-        case = Case(ct=loaded.volume, source=args.path, warnings=tuple(loaded.warnings))
+        case = with_automatic_anatomy(Case(ct=loaded.volume, source=args.path, warnings=tuple(loaded.warnings)))
         _warn(loaded.warnings)
     else:
         from osteoplan.core.imaging.demo import load_demo_case

@@ -297,6 +297,7 @@ def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
     Raises `LoadError` when the image cannot be loaded.
     """
     from osteoplan.core.files.plan_file import check_image_hash
+    from osteoplan.core.imaging.automatic import with_automatic_anatomy
     from osteoplan.core.imaging.io import load_image, load_label_map
 
     image = loaded.plan.image
@@ -310,6 +311,7 @@ def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
         if loaded.labels_path is not None:
             names = loaded.plan.labels.names if loaded.plan.labels else None
             case = case.with_labels(load_label_map(loaded.labels_path, names, reference=case.ct))
+        case = with_automatic_anatomy(case)  # what the labels lack (a CT usually arrives without any)
     if loaded.plan.structures.masks and loaded.plan.structure_masks is None:
         from osteoplan.core.errors import LoadError
         from osteoplan.core.files.structure_masks import read_structure_masks

@@ -21,6 +21,16 @@ class PointReadout:
     structure: str | None  # label-map structure under the point
 
 
+@dataclass(frozen=True)
+class AutomaticAnatomy:
+    """What `imaging.automatic` added to a case's label map, and what it could not find."""
+
+    values: frozenset[int] = frozenset()  # label values of the case's map that were found automatically
+    methods: dict[str, str] = field(default_factory=dict)  # structure name -> how it was found
+    unchecked: tuple[tuple[str, str], ...] = ()  # (hazard category, why it has no structure)
+    notes: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, eq=False)
 class Case:
     ct: Volume
@@ -28,6 +38,7 @@ class Case:
     source: str = ""  # a path, or "demo:spine"
     warnings: tuple[str, ...] = field(default_factory=tuple)
     focus_lps: np.ndarray | None = None  # where the views open (e.g. the lesion); else the centre
+    automatic: AutomaticAnatomy | None = None  # None: no automatic structures were looked for
 
     @property
     def initial_cursor_lps(self) -> np.ndarray:
@@ -40,7 +51,7 @@ class Case:
     def with_labels(self, labels: "LabelMap") -> "Case":
         if not self.ct.same_grid(labels.volume):
             raise LoadError("The label map does not lie on the CT's voxel grid; resample it onto the CT first.")
-        return replace(self, labels=labels)
+        return replace(self, labels=labels, automatic=None)  # the automatic ones are looked for again
 
     def readout(self, lps) -> PointReadout:
         lps = np.asarray(lps, dtype=float)

@@ -259,6 +259,7 @@ def structures_from_labels(case: Case) -> tuple[list[Structure], list[str]]:
         return [], []
     labels = case.labels.volume.array
     names = case.labels.names
+    automatic = case.automatic.values if case.automatic is not None else frozenset()
     if labels.dtype.kind not in "iu" or labels.min() < 0:
         labels = np.clip(labels, 0, None).astype(np.int32)
     boxes = ndimage.find_objects(labels)  # one pass: box of every value (index = value - 1)
@@ -269,8 +270,9 @@ def structures_from_labels(case: Case) -> tuple[list[Structure], list[str]]:
         name = names.get(value, f"label_{value}")
         if value not in names:
             notes.append(f"Label value {value} has no name; kept as {name} (category other).")
+        source = "auto" if value in automatic else "labels"
         structures.append(Structure(name, category_of(name), labels[box] == value, tuple(s.start for s in box),
-                                    labels.shape, label_color(name), "labels", label_value=value))
+                                    labels.shape, label_color(name), source, label_value=value))
     for value, name in sorted(names.items()):
         if value <= 0 or value > len(boxes) or boxes[value - 1] is None:
             notes.append(f"Structure {name} (label {value}) has an empty mask; ignored.")
@@ -305,6 +307,9 @@ def case_structures(case: Case, *, skin: bool = True, bone: bool = True,
     and automatic bone (unless a label is bone). `body`: a body mask, or a function giving one
     (called only when the skin is computed)."""
     structures, notes = structures_from_labels(case)
+    found = case.automatic
+    if found is not None:
+        notes += [f"{name} found on the CT ({method})." for name, method in found.methods.items()] + list(found.notes)
     categories = {s.category for s in structures}
     if skin and "skin" not in categories:
         structures.append(auto_skin(case.ct, body() if callable(body) else body))
@@ -312,7 +317,8 @@ def case_structures(case: Case, *, skin: bool = True, bone: bool = True,
     if bone and "bone" not in categories:
         structures.append(auto_bone(case.ct))
         notes.append("Bone computed from the CT (HU threshold); no bone labels.")
-    return StructureSet(tuple(replace(s, base_name=s.name) for s in structures), tuple(notes))
+    return StructureSet(tuple(replace(s, base_name=s.name) for s in structures), tuple(notes),
+                        found.unchecked if found is not None else ())
 
 
 def structures_from_label_volume(labels: np.ndarray, names: dict[int, str], source="user") -> list[Structure]:

@@ -1,0 +1,77 @@
+"""Critical structures found on the CT itself, for what the label map lacks (or when there is none).
+
+`with_automatic_anatomy(case)` adds them to the case's label map as ordinary labels (so the
+readouts, templates, structures and warnings use them as they use labelled ones), on voxels no
+label of the user's map holds: the user's labels win where they exist. `Case.automatic` records
+which label values are automatic, how each was found, and, per hazard category that is still
+missing, why (the verdicts then say "not checked" with that reason).
+
+Found today: the spinal canal (`imaging.spine`). Not found automatically yet, and said so: vessels
+(they need a contrast-enhanced CT), lungs and bowel.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import replace
+
+import numpy as np
+
+from osteoplan.core.imaging.case import AutomaticAnatomy, Case
+from osteoplan.core.imaging.io import LabelMap
+from osteoplan.core.imaging.spine import find_canal
+from osteoplan.core.imaging.volume import SeriesInfo
+
+CANAL_NAME = "spinal_canal"
+CANAL_LABEL_PATTERNS = ("spinal_canal*", "dural_sac*", "thecal_sac*")  # a label map with these needs no automatic canal
+NEURAL_LABEL_PATTERNS = ("spinal_canal*", "spinal_cord*", "cauda_equina*", "nerve_root*", "*nerve*", "dural_sac*")
+VASCULAR_LABEL_PATTERNS = ("aorta*", "*vena_cava*", "iliac_artery*", "iliac_vena*", "*artery*", "*vein*", "portal_vein*")
+VISCERAL_LABEL_PATTERNS = ("lung*", "colon*", "small_bowel*", "duodenum*", "stomach*", "esophagus*", "urinary_bladder*",
+                           "bowel*", "trachea*")
+
+
+def _has(names, patterns) -> bool:
+    return any(fnmatch.fnmatchcase(name.lower(), pattern) for name in names for pattern in patterns)
+
+
+def with_automatic_anatomy(case: Case) -> Case:
+    """`case` with the automatic structures its labels lack added to its label map (see the module docstring)."""
+    names = dict(case.labels.names) if case.labels is not None else {}
+    present = list(names.values())
+    found: list[tuple[str, np.ndarray, str]] = []  # (name, mask, method)
+    unchecked: list[tuple[str, str]] = []
+    notes: list[str] = []
+    if not _has(present, CANAL_LABEL_PATTERNS):
+        canal = find_canal(case.ct)
+        if canal.mask is not None and canal.mask.any():
+            low, high = canal.extent_mm or (0.0, 0.0)
+            found.append((CANAL_NAME, canal.mask, f"automatic: the vertebral ring's enclosed hole in {canal.anchors} "
+                          f"slices, joined along the spine (z {low:.0f} to {high:.0f} mm)"))
+        elif not _has(present, NEURAL_LABEL_PATTERNS):
+            unchecked.append(("neural", f"no spinal canal: {canal.reason}"))
+            notes.append(f"Automatic neural structures are unavailable: {canal.reason}.")
+        else:
+            notes.append(f"No automatic spinal canal ({canal.reason}); only the labelled neural structures are checked.")
+    if not _has(present, VASCULAR_LABEL_PATTERNS):
+        unchecked.append(("vascular", "no aorta, IVC or other vessel in the label map; vessels are not found "
+                                      "automatically (they need a contrast-enhanced CT)"))
+    if not _has(present, VISCERAL_LABEL_PATTERNS):
+        unchecked.append(("visceral", "no lung or bowel in the label map; lungs and bowel are not found automatically "
+                                      "yet"))
+    if not found:
+        return replace(case, automatic=AutomaticAnatomy(frozenset(), {}, tuple(unchecked), tuple(notes)))
+    labels = (case.labels.volume.array if case.labels is not None
+              else np.zeros(case.ct.array.shape, np.uint8))
+    merged = labels.astype(np.uint16 if labels.dtype.itemsize < 2 else labels.dtype, copy=True)
+    value = int(max(names, default=0))
+    values, methods = set(), {}
+    for name, mask, method in found:
+        value += 1
+        merged[mask & (labels == 0)] = value  # the user's labels win where they exist
+        names[value], methods[name] = name, method
+        values.add(value)
+    info = SeriesInfo(path=case.labels.volume.info.path if case.labels is not None else "",
+                      description="label map + automatic structures", modality="SEG")
+    label_map = LabelMap(case.ct.with_array(merged, info), names)
+    automatic = AutomaticAnatomy(frozenset(values), methods, tuple(unchecked), tuple(notes))
+    return replace(case, labels=label_map, automatic=automatic)

@@ -1,0 +1,104 @@
+"""The spinal canal found on a CT without labels, and what the verdicts make of it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from osteoplan.core.imaging.automatic import with_automatic_anatomy
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.imaging.demo import load_demo_case
+from osteoplan.core.imaging.io import load_image
+from osteoplan.core.imaging.spine import find_canal
+from osteoplan.core.imaging.volume import Volume
+from osteoplan.core.planning.trajectory import TrajectoryKind
+from osteoplan.core.safety.warnings import Severity
+from osteoplan.core.session import PlanSession
+from tests.conftest import shared_data_path
+
+
+@pytest.fixture(scope="module")
+def pelvis() -> PlanSession:
+    """The real 3 mm abdomen-pelvis CT as it arrives: no label map."""
+    ct = load_image(shared_data_path("ct_abdomen_pelvis_3mm", "ct.nii.gz")).volume
+    session = PlanSession(with_automatic_anatomy(Case(ct=ct, source="ct_abdomen_pelvis_3mm")))
+    session.prepare()
+    return session
+
+
+def _canal_slice_centre(session: PlanSession, k: int) -> np.ndarray:
+    kji = np.argwhere(session.structures["spinal_canal"].mask[k])
+    return session.case.ct.index_to_lps(np.array([*kji.mean(axis=0)[::-1], k], dtype=float))
+
+
+def _needle(session: PlanSession, entry, target):
+    path = session.new_trajectory(entry, target, TrajectoryKind.FREE, device_id="trocar-11g-150")
+    session.editor.add_trajectory(path)
+    return path, {w.structure: w for w in session.warnings(path.id) if w.structure}
+
+
+def test_the_canal_of_a_real_ct_is_one_tube_from_the_sacrum_to_the_top_of_the_scan(pelvis):
+    canal = pelvis.structures["spinal_canal"]
+    assert canal.source == "auto" and canal.category == "neural"
+    slices = np.flatnonzero(canal.mask.any(axis=(1, 2)))
+    assert slices[-1] == pelvis.case.ct.array.shape[0] - 1, "up to the last (top) slice"
+    assert (slices[-1] - slices[0]) * 3.0 >= 200, "L1 to the sacrum is over 20 cm"
+    assert np.all(np.diff(slices) == 1), "continuous: the disc levels are bridged"
+    areas = canal.mask.sum(axis=(1, 2))[slices] * 9.0
+    assert np.all((areas > 80) & (areas < 800)), "a canal's cross-section in every slice (mm²)"
+    # it lies behind the vertebral body, near the body's left-right middle
+    centre = _canal_slice_centre(pelvis, 75)
+    assert abs(centre[0] - pelvis.case.ct.center_lps()[0]) < 25
+
+
+def test_a_needle_through_the_l3_canal_is_a_stop_naming_the_canal(pelvis):
+    centre = _canal_slice_centre(pelvis, 75)  # L3: about 3 vertebrae below the labelled L2 of the crop
+    _, found = _needle(pelvis, centre + [0, 80, 0], centre + [0, -30, 0])  # from the back, through the canal
+    assert found["spinal_canal"].severity is Severity.STOP and found["spinal_canal"].distance_mm < 0
+
+
+def test_a_needle_ending_2_mm_behind_the_canal_warns(pelvis):
+    ct = pelvis.case.ct
+    mask = pelvis.structures["spinal_canal"].mask
+    k = 75
+    column = int(np.round(np.argwhere(mask[k])[:, 1].mean()))
+    rows = np.flatnonzero(mask[k][:, column])
+    back = ct.index_to_lps(np.array([column, rows.min() - 0.5, k], dtype=float))  # the posterior face of the canal
+    posterior = np.sign(ct.index_to_lps([column, 0, k])[1] - back[1])  # +y or -y: towards the back
+    radius = 3.048 / 2
+    tip = back + [0, posterior * (2.0 + radius), 0]
+    _, found = _needle(pelvis, tip + [0, posterior * 60, 0], tip)
+    warning = found["spinal_canal"]
+    assert warning.severity is Severity.WARN and 0.0 <= warning.distance_mm < 5.0
+
+
+def test_the_canal_covers_the_labelled_cord_of_the_real_crop():
+    folder = shared_data_path("ct_abdomen_3mm_labels")
+    ct = load_image(folder / "ct.nii.gz").volume
+    labels = sitk.GetArrayFromImage(sitk.ReadImage(str(folder / "labels.nii.gz")))
+    names = {int(k): v for k, v in json.loads((folder / "labels.json").read_text()).items()}
+    cord = labels == next(v for v, n in names.items() if n == "spinal_cord")
+    canal = find_canal(ct).mask
+    assert (canal & cord).sum() / cord.sum() >= 0.9
+    assert canal.sum() < 4 * cord.sum(), "a canal, not the whole spine"
+
+
+def test_a_ct_without_a_spine_has_no_canal_and_the_verdict_says_neural_not_checked():
+    array = np.full((40, 60, 60), -1000, np.int16)
+    array[2:38, 10:50, 10:50] = 40
+    array[15:25, 25:35, 25:35] = 700  # a bone block without any ring
+    case = with_automatic_anatomy(Case(ct=Volume(array, (2.0, 2.0, 2.0), (0.0, 0.0, 0.0))))
+    session = PlanSession(case)
+    assert "spinal_canal" not in session.structures
+    reason = dict(session.hazard_coverage().unchecked)["neural"]
+    assert "no spine found" in reason
+
+
+def test_a_label_map_with_a_canal_gets_no_automatic_one():
+    demo = load_demo_case("spine")
+    case = with_automatic_anatomy(demo)
+    assert case.labels.names == demo.labels.names and not case.automatic.values
+    assert np.array_equal(case.labels.volume.array, demo.labels.volume.array)
