@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from osteoplan.ui.window_api import PlanningWindow
 
 IMAGE_FILE_FILTER = "Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)"
+LABEL_NAME_SOURCES = {  # LabelMap.names_source, for the status bar
+    "names_file": "the names file", "stem_json": "the .json beside it", "labels_json": "labels.json",
+    "header": "its header", "file_stem": "its file name", "mask_files": "the mask file names",
+    "totalsegmentator_v1": "TotalSegmentator v1's table", "totalsegmentator_v2": "TotalSegmentator v2's table",
+    "none": "nowhere (label_N)",
+}
 
 
 def run_task(window: "PlanningWindow", title: str, work: Callable, on_success: Callable, quiet: bool = False,
@@ -113,9 +119,13 @@ def open_label_map(window: "PlanningWindow", path: str) -> BackgroundTask:
             old.plan.labels = LabelsRef(path=str(path))
             session = PlanSession(labelled, old.plan, old.catalog, old.history, old.plan_path)
         window.set_case(labelled, session)
+        window.statusBar().showMessage(f"Label map: {len(labels.names)} structure(s), names from "
+                                       f"{LABEL_NAME_SOURCES.get(labels.names_source, labels.names_source)}", 8000)
+        if labels.notes:  # unnamed labels are not checked as hazards: the user must see it, not only a status line
+            window.show_message("Label map loaded with notes", "\n\n".join(labels.notes))
 
     return run_task(window, f"Loading label map {path}…",
-                lambda progress: load_label_map(path, reference=case.ct), loaded)
+                    lambda progress: load_label_map(path, reference=case.ct, progress=progress), loaded)
 
 
 def open_demo(window: "PlanningWindow", name: str) -> BackgroundTask:

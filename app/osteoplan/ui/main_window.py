@@ -300,7 +300,20 @@ class MainWindow(QMainWindow):
         if self.case is None:
             self.show_message("No image", "Open a CT before its label map.")
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Open a label map", "", loading.IMAGE_FILE_FILTER)
+        # A label map is one file, or a folder of one mask per structure (TotalSegmentator's default output).
+        ask = QMessageBox(QMessageBox.Icon.Question, "Open a label map",
+                          "Open a label map file, or a folder of one mask file per structure "
+                          "(TotalSegmentator's default output)?", QMessageBox.StandardButton.Cancel, self)
+        file_button = ask.addButton("File…", QMessageBox.ButtonRole.AcceptRole)
+        folder_button = ask.addButton("Folder of masks…", QMessageBox.ButtonRole.AcceptRole)
+        ask.setDefaultButton(file_button)
+        ask.exec()
+        if ask.clickedButton() is file_button:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a label map", "", loading.IMAGE_FILE_FILTER)
+        elif ask.clickedButton() is folder_button:
+            path = QFileDialog.getExistingDirectory(self, "Open a folder of masks")
+        else:
+            path = ""
         if path:
             loading.open_label_map(self, path)
 

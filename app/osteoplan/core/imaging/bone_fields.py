@@ -33,6 +33,8 @@ BODY_THRESHOLD_HU = -300.0  # between lung/air and fat: the skin-air edge of a C
 BODY_COARSE_MM = 1.5  # grid on which the body's holes are filled
 SDF_MARGIN_MM = 8.0  # beyond a structure's box; farther points read the border value (>= this: grade E)
 SDF_SMOOTHING_VOXELS = 0.7  # Gaussian sigma of the distance field, in voxels
+MARROW_WINDOW_MM = 7.0  # in-plane window of the local mean that finds low-density marrow (3 voxels at 3 mm)
+MARROW_OWN_MARGIN_HU = 15.0  # a marrow voxel's own 3 x 3 median may read this much below the threshold (noise)
 HU_BLOCK_MM = 40.0  # without bone labels, one distance field per block of this size around the needle tip
 
 BODY_BIT, BONE_BIT, HEALTHY_BONE_BIT = 1, 2, 4  # bits of CaseMasks.bits
@@ -140,6 +142,14 @@ class BoneStructures:
             labels = np.clip(labels, 0, None).astype(np.int32)
         return ndimage.find_objects(labels)
 
+    def not_bone(self, crop=(slice(None),) * 3) -> np.ndarray | None:
+        """Voxels (of `crop`) a label calls something other than bone or lesion (e.g. the spinal canal):
+        never counted as bone from their HU. None without a label map."""
+        if self.labels is None:
+            return None
+        other = [v for v, n in self.names.items() if v not in self.bone_values and v not in self.lesion_values]
+        return np.isin(self.labels[crop], other) if other else None
+
     def box(self, value: int) -> tuple[slice, slice, slice] | None:
         return self.boxes[value - 1] if 0 < value <= len(self.boxes) else None
 
@@ -219,7 +229,7 @@ class BoneStructures:
             lo = (centre // block_vox) * block_vox
             crop = _box_with_margin(lo - block_vox // 2, lo + block_vox + block_vox // 2, (0, 0, 0),
                                     self.grid.array.shape)
-            mask = hu_bone_mask(self.grid.array[crop])
+            mask = hu_bone_mask(self.grid.array[crop], self.grid.spacing[::-1], self.not_bone(crop))
             self._fields[key] = self.field_from_mask(mask, tuple(s.start for s in crop), "bone")
         return self._fields[key]
 
@@ -241,12 +251,39 @@ class BoneStructures:
                          tuple(int(s) for s in step))
 
 
-def hu_bone_mask(hu: np.ndarray) -> np.ndarray:
-    """Bone from CT alone: >= the cancellous threshold, closed (1 voxel) and with enclosed holes filled."""
+def hu_bone_mask(hu: np.ndarray, spacing_kji=(1.0, 1.0, 1.0), not_bone: np.ndarray | None = None) -> np.ndarray:
+    """Bone from CT alone: >= the cancellous threshold, closed (1 voxel), with the (osteoporotic) marrow
+    attached to it (`low_density_marrow`) and its enclosed holes filled; `not_bone`: voxels known to be
+    something else (e.g. the spinal canal), left out."""
     image = sitk.GetImageFromArray((hu >= bone_hu_threshold()).astype(np.uint8))
     image = sitk.BinaryMorphologicalClosing(image, (1, 1, 1))
-    image = sitk.BinaryFillhole(image, False, 1)
-    return sitk.GetArrayFromImage(image).astype(bool)
+    closed = sitk.GetArrayFromImage(image).astype(bool)
+    closed |= low_density_marrow(hu, closed, spacing_kji)
+    if not_bone is not None:
+        closed &= ~not_bone
+    image = sitk.BinaryFillhole(sitk.GetImageFromArray(closed.view(np.uint8)), False, 1)
+    filled = sitk.GetArrayFromImage(image).astype(bool)
+    return filled & ~not_bone if not_bone is not None else filled
+
+
+def low_density_marrow(hu: np.ndarray, bone: np.ndarray, spacing_kji=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """Cancellous bone below the cancellous class (osteoporosis: 80-150 HU): voxels whose in-plane local
+    mean (over MARROW_WINDOW_MM, which irons out the noise of one voxel) and own 3 x 3 median reach the
+    enclosed-cancellous threshold, less the thin strands an in-plane opening removes, in components that
+    touch `bone`.
+    Muscle (30-60 HU), fat and CSF stay below it; an intervertebral disc (80-110 HU) may not, at its edges."""
+    hu_min = tissue_classes().enclosed_cancellous.hu_min
+    pixel = float(np.mean(spacing_kji[1:]))
+    size = max(3, int(round(MARROW_WINDOW_MM / pixel)) | 1)
+    values = hu.astype(np.float32)
+    mean = ndimage.uniform_filter(values, size=(1, size, size))
+    # near cortex the wide mean is high for any neighbour: the voxel's own (3 x 3 median) must be denser than
+    # soft tissue too, so that bone does not grow into the canal, muscle or fat beside it
+    own = ndimage.median_filter(values, size=(1, 3, 3)) >= hu_min - MARROW_OWN_MARGIN_HU
+    candidate = ndimage.binary_opening((mean >= hu_min) & own, structure=np.ones((1, 3, 3), bool))
+    labels, _ = ndimage.label(candidate)
+    touching = np.unique(labels[candidate & bone])
+    return np.isin(labels, touching[touching > 0])
 
 
 def body_mask(ct: Volume) -> np.ndarray:
@@ -290,7 +327,8 @@ class CaseMasks:
             bits |= lut[labels if labels.dtype.kind == "u" else np.clip(labels, 0, None)]
             self._add_lesions_in_bone(structures, bits)
         else:
-            bits |= hu_bone_mask(case.ct.array).view(np.uint8) * np.uint8(BONE_BIT | HEALTHY_BONE_BIT)
+            bone = hu_bone_mask(case.ct.array, case.ct.spacing[::-1], structures.not_bone())
+            bits |= bone.view(np.uint8) * np.uint8(BONE_BIT | HEALTHY_BONE_BIT)
         self.bits = bits
         self._flat = bits.reshape(-1)
         self._strides = np.array([bits.shape[1] * bits.shape[2], bits.shape[2], 1])  # k, j, i

@@ -37,10 +37,19 @@ class TissueClass(_Strict):
     verified: bool
 
 
+class EnclosedCancellous(_Strict):
+    """Marrow enclosed by a cortical ring counts as cancellous bone from this HU (osteoporotic bone is
+    below the cancellous class's lower bound; CSF, fat and lytic tumour stay below this)."""
+
+    hu_min: float = Field(ge=0, le=200)
+    source: str = Field(min_length=1)
+
+
 class TissueClasses(_Strict):
     schema_version: int = Field(ge=1, le=1)
     description: str = ""
     classes: tuple[TissueClass, ...] = Field(min_length=1)
+    enclosed_cancellous: EnclosedCancellous
 
     @model_validator(mode="after")
     def _contiguous_cover(self) -> "TissueClasses":

@@ -244,7 +244,7 @@ def hu_vertebra_at(structures: BoneStructures, point: np.ndarray):
     lo_kji, hi_kji = np.minimum(lo, hi)[::-1], np.maximum(lo, hi)[::-1]
     crop = tuple(slice(max(0, int(a)), min(n, int(np.ceil(b)) + 1))
                  for a, b, n in zip(lo_kji, hi_kji, grid.array.shape))
-    bone = hu_bone_mask(grid.array[crop])
+    bone = hu_bone_mask(grid.array[crop], grid.spacing[::-1], structures.not_bone(crop))
     components, count = ndimage.label(bone)
     if count == 0:
         raise ValueError("no bone (CT threshold) near the point")

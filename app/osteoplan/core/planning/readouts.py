@@ -31,7 +31,7 @@ import numpy as np
 
 from osteoplan.core.imaging.bone_fields import BoneStructures, CaseMasks, CropField
 from osteoplan.core.imaging.case import Case
-from osteoplan.core.imaging.tissue import TissueLookup
+from osteoplan.core.imaging.tissue import TissueLookup, tissue_classes
 from osteoplan.core.planning.pedicle import PedicleEstimate, VertebraAnatomy, analyse_vertebra, infer_side
 from osteoplan.core.planning.trajectory import Side, Trajectory, TrajectoryKind
 
@@ -41,6 +41,9 @@ DEFAULT_MIN_ANCHORAGE_MM = 10.0
 SAMPLE_STEP_MM = 0.5
 SKIN_SEARCH_MM = 300.0  # how far behind the entry the skin is looked for (device length check)
 _DESCENT_TOLERANCE_MM = 0.01  # per sample: the needle still goes deeper into the bone at its entry
+# HU classes that, inside the bone mask, are osteoporotic cancellous bone (80-150 HU), not soft tissue
+LOW_DENSITY_CLASSES = frozenset(tissue_classes().by_id(c).name for c in ("soft_tissue", "fluid"))
+CANCELLOUS_NAME = tissue_classes().by_id("cancellous_bone").name
 GRADES = (("A", 0.0), ("B", 2.0), ("C", 4.0), ("D", 6.0))  # upper bounds (exclusive); E beyond
 
 
@@ -163,6 +166,14 @@ class ReadoutEngine:
     def tissues(self) -> TissueLookup:
         return TissueLookup(self.case)
 
+    def tissue_at(self, point_lps) -> str:
+        """The tissue under a point: its label, else its HU class, except that a point of the bone mask
+        whose HU reads soft tissue or fluid is low-density (osteoporotic) cancellous bone."""
+        name = self.tissues.name_at(point_lps)
+        if name in LOW_DENSITY_CLASSES and self.masks.fractions(np.asarray(point_lps, float)[None, :])[0, 1] >= 0.5:
+            return CANCELLOUS_NAME
+        return name
+
     def prepare(self) -> None:
         """Build the case-wide masks now (else the first `compute` does)."""
         _ = self.masks, self.tissues, self.structures.boxes
@@ -183,7 +194,7 @@ class ReadoutEngine:
             length_mm=trajectory.length_mm,
             bone_path_mm=inside_length_mm(t, fractions[:, 1]),
             skin_depth_mm=skin_depth,
-            tip_tissue=self.tissues.name_at(target),
+            tip_tissue=self.tissue_at(target),
             angles_deg=trajectory_angles_deg(entry, target, trajectory.side),
             breach_grade=None if breach_mm is None else breach_grade(breach_mm),
             breach_mm=breach_mm,
@@ -260,8 +271,7 @@ class ReadoutEngine:
         t, points = _samples(spindle.start_lps(trajectory), spindle.tip_lps(trajectory))
         start = last_run_start(t, self.masks.fractions(points)[:, 2])
         anchorage = 0.0 if start is None else float(t[-1] - start)
-        return SpindleReadout(spindle.id, anchorage >= self.min_anchorage_mm, anchorage,
-                              self.tissues.name_at(points[-1]))
+        return SpindleReadout(spindle.id, anchorage >= self.min_anchorage_mm, anchorage, self.tissue_at(points[-1]))
 
 
 def intraosseous_start(sdf: np.ndarray, radius_mm: float) -> int | None:

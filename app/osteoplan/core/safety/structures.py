@@ -279,9 +279,10 @@ def structures_from_labels(case: Case) -> tuple[list[Structure], list[str]]:
     return structures, notes
 
 
-def auto_bone(ct: Volume) -> Structure:
-    """Bone from the CT alone: >= the cancellous HU threshold, closed, holes filled, specks removed."""
-    mask = hu_bone_mask(ct.array)
+def auto_bone(ct: Volume, not_bone: np.ndarray | None = None) -> Structure:
+    """Bone from the CT alone (`bone_fields.hu_bone_mask`), specks removed; `not_bone`: voxels a label
+    calls something else (the spinal canal...)."""
+    mask = hu_bone_mask(ct.array, ct.spacing[::-1], not_bone)
     min_voxels = int(np.ceil(AUTO_BONE_MIN_MM3 / float(np.prod(ct.spacing))))
     image = sitk.RelabelComponent(sitk.ConnectedComponent(sitk.GetImageFromArray(mask.view(np.uint8))), min_voxels)
     return Structure.from_mask("bone (auto)", sitk.GetArrayFromImage(image) > 0, category="bone", source="auto")
@@ -315,7 +316,8 @@ def case_structures(case: Case, *, skin: bool = True, bone: bool = True,
         structures.append(auto_skin(case.ct, body() if callable(body) else body))
         notes.append("Skin computed from the CT (body outline).")
     if bone and "bone" not in categories:
-        structures.append(auto_bone(case.ct))
+        labelled = case.labels.volume.array > 0 if case.labels is not None else None  # none of them is bone here
+        structures.append(auto_bone(case.ct, labelled))
         notes.append("Bone computed from the CT (HU threshold); no bone labels.")
     return StructureSet(tuple(replace(s, base_name=s.name) for s in structures), tuple(notes),
                         found.unchecked if found is not None else ())
