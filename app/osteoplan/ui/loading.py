@@ -92,15 +92,20 @@ def _pick_series(window: "PlanningWindow", error: SeveralSeriesError) -> None:
 
 
 def open_image(window: "PlanningWindow", path: str, series_uid: str | None = None) -> BackgroundTask:
+    from osteoplan.core.imaging.automatic import with_automatic_anatomy
     from osteoplan.core.imaging.io import load_image
 
-    def loaded(result) -> None:
-        case = Case(ct=result.volume, source=str(path), warnings=tuple(result.warnings))
+    def work(progress) -> Case:  # in the worker: reading, then the structures a CT arrives without
+        result = load_image(path, series_uid, progress)
+        progress(1.0, "Finding the spinal canal…")
+        return with_automatic_anatomy(Case(ct=result.volume, source=str(path), warnings=tuple(result.warnings)))
+
+    def loaded(case: Case) -> None:
         window.set_case(case)
         window.show_load_warnings(case)
         window.remember_recent(str(path))
 
-    return run_task(window, f"Loading {path}…", lambda progress: load_image(path, series_uid, progress), loaded)
+    return run_task(window, f"Loading {path}…", work, loaded)
 
 
 def open_label_map(window: "PlanningWindow", path: str) -> BackgroundTask:
@@ -108,11 +113,10 @@ def open_label_map(window: "PlanningWindow", path: str) -> BackgroundTask:
 
     case = window.case
 
-    def loaded(labels) -> None:
+    def loaded(labels, labelled: Case) -> None:
         from osteoplan.core.planning.plan import LabelsRef
         from osteoplan.core.session import PlanSession
 
-        labelled = case.with_labels(labels)
         old = window.session  # the plan and its undo history carry over onto the labelled case
         session = None
         if old is not None:
@@ -124,8 +128,13 @@ def open_label_map(window: "PlanningWindow", path: str) -> BackgroundTask:
         if labels.notes:  # unnamed labels are not checked as hazards: the user must see it, not only a status line
             window.show_message("Label map loaded with notes", "\n\n".join(labels.notes))
 
-    return run_task(window, f"Loading label map {path}…",
-                    lambda progress: load_label_map(path, reference=case.ct, progress=progress), loaded)
+    def work(progress):
+        from osteoplan.core.imaging.automatic import with_automatic_anatomy
+
+        labels = load_label_map(path, reference=case.ct, progress=progress)
+        return labels, with_automatic_anatomy(case.with_labels(labels))  # what the labels lack, found again
+
+    return run_task(window, f"Loading label map {path}…", work, lambda found: loaded(*found))
 
 
 def open_demo(window: "PlanningWindow", name: str) -> BackgroundTask:
