@@ -20,7 +20,6 @@ from osteoplan.core.display.view_geometry import SliceOrientation
 from osteoplan.core.display.viewer import ViewerState
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.imaging.case import Case
-from osteoplan.core.imaging.tissue import tissue_at
 from osteoplan.core.session import PlanSession
 from osteoplan.ui import first_run, loading, menus, plugin_panels, preferences, shortcuts
 from osteoplan.ui.ablation_panel import AblationPanel
@@ -173,7 +172,8 @@ class MainWindow(QMainWindow):
         if session is not None:
             session.structures_changed.connect(self._on_structures_changed)
             self.plan_files.watch(session)
-            self.needle_panel.set_tissue_lookup(lambda lps, c=case: tissue_at(c, lps))
+            # the readouts' own naming (osteoporotic marrow is cancellous bone), without building masks here
+            self.needle_panel.set_tissue_lookup(lambda lps, s=session: s.engine.tissue_at(lps, prepared_only=True))
         self.controller.set_session(session)
         self.show_structures()
         if session is not None:

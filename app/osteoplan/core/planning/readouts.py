@@ -166,12 +166,14 @@ class ReadoutEngine:
     def tissues(self) -> TissueLookup:
         return TissueLookup(self.case)
 
-    def tissue_at(self, point_lps) -> str:
+    def tissue_at(self, point_lps, *, prepared_only: bool = False) -> str:
         """The tissue under a point: its label, else its HU class, except that a point of the bone mask
-        whose HU reads soft tissue or fluid is low-density (osteoporotic) cancellous bone."""
+        whose HU reads soft tissue or fluid is low-density (osteoporotic) cancellous bone.
+        `prepared_only`: do not build the bone mask for this (the UI thread while `prepare` runs)."""
         name = self.tissues.name_at(point_lps)
-        if name in LOW_DENSITY_CLASSES and self.masks.fractions(np.asarray(point_lps, float)[None, :])[0, 1] >= 0.5:
-            return CANCELLOUS_NAME
+        if name in LOW_DENSITY_CLASSES and not (prepared_only and "masks" not in self.__dict__):
+            if self.masks.fractions(np.asarray(point_lps, float)[None, :])[0, 1] >= 0.5:
+                return CANCELLOUS_NAME
         return name
 
     def prepare(self) -> None:
