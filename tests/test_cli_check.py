@@ -35,7 +35,8 @@ def test_check_json_reports_the_bilateral_plan_without_stop(bilateral_session, t
     save_plan(bilateral_session.plan, tmp_path / "plan.json")
     code, report = _check_json(tmp_path / "plan.json", capsys)
     assert code == 0
-    assert set(report) == {"plan", "trajectories", "warnings", "hazards"}
+    assert set(report) == {"plan", "trajectories", "warnings", "hazards", "automatic_structures"}
+    assert report["automatic_structures"] == []  # the demo's label map holds every structure
     assert report["hazards"] == {"checked": ["neural", "vascular", "visceral"], "unchecked": []}
     assert [t["id"] for t in report["trajectories"]] == ["t1", "t2"]
     for item in report["trajectories"]:

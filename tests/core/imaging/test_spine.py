@@ -102,3 +102,14 @@ def test_a_label_map_with_a_canal_gets_no_automatic_one():
     case = with_automatic_anatomy(demo)
     assert case.labels.names == demo.labels.names and not case.automatic.values
     assert np.array_equal(case.labels.volume.array, demo.labels.volume.array)
+
+
+def test_check_json_and_the_report_name_the_automatic_structures_and_their_method(pelvis):
+    from osteoplan.core.report.check import check_plan
+    from osteoplan.core.report.content import build_report
+
+    found = {item["name"]: item for item in check_plan(pelvis, "pelvis")["automatic_structures"]}
+    assert found["spinal_canal"]["category"] == "neural" and "vertebral ring" in found["spinal_canal"]["method"]
+    assert {"skin (auto)", "bone (auto)"} <= set(found)
+    rows = dict(build_report(pelvis).sections[0].blocks[0].rows)
+    assert "vertebral ring" in rows["spinal_canal (neural)"] and "Label map" not in rows

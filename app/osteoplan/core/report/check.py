@@ -5,6 +5,7 @@ ablation zones, cement).
 
 from __future__ import annotations
 
+from osteoplan.core.safety.structures import automatic_structures
 from osteoplan.core.session import PlanSession
 
 
@@ -29,4 +30,5 @@ def check_plan(session: PlanSession, plan_label: str) -> dict:
         })
         warnings += session.warnings(trajectory.id)
     return {"plan": plan_label, "trajectories": trajectories, "warnings": [w.to_json() for w in warnings],
-            "hazards": session.hazard_coverage().to_json()}
+            "hazards": session.hazard_coverage().to_json(),
+            "automatic_structures": automatic_structures(session.case, session.structures)}

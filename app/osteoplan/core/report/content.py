@@ -20,6 +20,7 @@ from typing import Callable, Literal
 
 from osteoplan import __version__
 from osteoplan.core.imaging.demo import is_builtin_image
+from osteoplan.core.safety.structures import automatic_structures
 from osteoplan.core.safety.warnings import SEVERITY_ORDER, Severity
 
 Tone = Literal["", "stop", "warn", "info", "ok"]
@@ -237,8 +238,11 @@ def _case_section(session, identify: bool, now: _dt.datetime, plan_label: str) -
     ]
     if identify and info.uid:
         rows.append(("Series UID", info.uid))
-    if session.case.labels is not None:
-        rows.append(("Label map", f"{len(session.case.labels.names)} structures"))
+    found_on_ct = session.case.automatic.values if session.case.automatic is not None else frozenset()
+    if session.case.labels is not None and len(session.case.labels.names) > len(found_on_ct):
+        rows.append(("Label map", f"{len(session.case.labels.names) - len(found_on_ct)} structures"))
+    for item in automatic_structures(session.case, session.structures):  # found on the CT: a reader weighs it
+        rows.append((f"{item['name']} ({item['category']})", item["method"]))
     rows += [("Plan file", plan_label),
              ("Report date", now.strftime("%Y-%m-%d %H:%M %Z").strip()),
              ("OsteoPlan version", __version__)]

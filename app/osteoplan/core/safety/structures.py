@@ -279,6 +279,19 @@ def structures_from_labels(case: Case) -> tuple[list[Structure], list[str]]:
     return structures, notes
 
 
+AUTO_METHODS = {  # how the automatic skin and bone are found (the other automatic structures say it themselves)
+    "skin (auto)": "automatic: the body surface (CT > -300 HU, holes filled), without the scan's cut faces",
+    "bone (auto)": "automatic: CT >= 150 HU with the osteoporotic marrow (80-150 HU) attached to it",
+}
+
+
+def automatic_structures(case: Case, structures: Iterable[Structure]) -> list[dict]:
+    """``[{"name", "category", "method"}]`` of the structures found on the CT (``check --json``, the report)."""
+    methods = dict(AUTO_METHODS, **(case.automatic.methods if case.automatic is not None else {}))
+    return [{"name": s.name, "category": s.category, "method": methods.get(s.base_name or s.name, "automatic")}
+            for s in structures if s.source == "auto"]
+
+
 def auto_bone(ct: Volume, not_bone: np.ndarray | None = None) -> Structure:
     """Bone from the CT alone (`bone_fields.hu_bone_mask`), specks removed; `not_bone`: voxels a label
     calls something else (the spinal canal...)."""
