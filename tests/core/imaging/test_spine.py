@@ -113,3 +113,26 @@ def test_check_json_and_the_report_name_the_automatic_structures_and_their_metho
     assert {"skin (auto)", "bone (auto)"} <= set(found)
     rows = dict(build_report(pelvis).sections[0].blocks[0].rows)
     assert "vertebral ring" in rows["spinal_canal (neural)"] and "Label map" not in rows
+
+
+def test_air_inside_the_body_is_a_visceral_hazard_and_air_outside_is_not():
+    array = np.full((30, 60, 60), -1000, np.int16)
+    array[2:28, 8:52, 8:52] = 40
+    array[10:16, 20:28, 20:28] = -1000  # a gas pocket (~0.6 mL at 2 mm): bowel
+    case = with_automatic_anatomy(Case(ct=Volume(array, (2.0, 2.0, 2.0), (0.0, 0.0, 0.0))))
+    session = PlanSession(case)
+    air = session.structures["lung_or_bowel_air"]
+    assert air.category == "visceral" and air.source == "auto"
+    assert air.mask[13, 24, 24] and air.mask[13, 24, 29]  # the gas and the wall around it
+    assert not air.mask[13, 4, 30], "the air around the patient is not bowel"
+    assert "visceral" in session.hazard_coverage().checked
+    solid = array.copy()
+    solid[10:16, 20:28, 20:28] = 40
+    bare = PlanSession(with_automatic_anatomy(Case(ct=Volume(solid, (2.0, 2.0, 2.0), (0.0, 0.0, 0.0)))))
+    assert "visceral" in dict(bare.hazard_coverage().unchecked)
+
+
+def test_the_real_pelvis_ct_has_its_bowel_gas_checked(pelvis):
+    assert "lung_or_bowel_air" in pelvis.structures
+    assert set(pelvis.hazard_coverage().checked) == {"neural", "visceral"}
+    assert dict(pelvis.hazard_coverage().unchecked)["vascular"].endswith("(they need a contrast-enhanced CT)")

@@ -6,8 +6,9 @@ label of the user's map holds: the user's labels win where they exist. `Case.aut
 which label values are automatic, how each was found, and, per hazard category that is still
 missing, why (the verdicts then say "not checked" with that reason).
 
-Found today: the spinal canal (`imaging.spine`). Not found automatically yet, and said so: vessels
-(they need a contrast-enhanced CT), lungs and bowel.
+Found today: the spinal canal (`imaging.spine`), the lungs and gas-filled bowel (`imaging.air`, as
+one structure of the air inside the body).
+Not found automatically yet, and said so: vessels (they need a contrast-enhanced CT).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import numpy as np
 
 from osteoplan.core.imaging.case import AutomaticAnatomy, Case
 from osteoplan.core.imaging.io import LabelMap
-from osteoplan.core.imaging.spine import find_canal
+from osteoplan.core.imaging.air import find_air
+from osteoplan.core.imaging.spine import analysis_grid, find_canal, on_ct_grid
 from osteoplan.core.imaging.volume import SeriesInfo
 
 CANAL_NAME = "spinal_canal"
+AIR_NAME = "lung_or_bowel_air"  # visceral by the name map (lung*)
 CANAL_LABEL_PATTERNS = ("spinal_canal*", "dural_sac*", "thecal_sac*")  # a label map with these needs no automatic canal
 NEURAL_LABEL_PATTERNS = ("spinal_canal*", "spinal_cord*", "cauda_equina*", "nerve_root*", "*nerve*", "dural_sac*")
 VASCULAR_LABEL_PATTERNS = ("aorta*", "*vena_cava*", "iliac_artery*", "iliac_vena*", "*artery*", "*vein*", "portal_vein*")
@@ -41,8 +44,9 @@ def with_automatic_anatomy(case: Case) -> Case:
     found: list[tuple[str, np.ndarray, str]] = []  # (name, mask, method)
     unchecked: list[tuple[str, str]] = []
     notes: list[str] = []
+    grid = analysis_grid(case.ct)  # one resampling for every search
     if not _has(present, CANAL_LABEL_PATTERNS):
-        canal = find_canal(case.ct)
+        canal = find_canal(case.ct, grid=grid)
         if canal.mask is not None and canal.mask.any():
             low, high = canal.extent_mm or (0.0, 0.0)
             found.append((CANAL_NAME, canal.mask, f"automatic: the vertebral ring's enclosed hole in {canal.anchors} "
@@ -56,8 +60,16 @@ def with_automatic_anatomy(case: Case) -> Case:
         unchecked.append(("vascular", "no aorta, IVC or other vessel in the label map; vessels are not found "
                                       "automatically (they need a contrast-enhanced CT)"))
     if not _has(present, VISCERAL_LABEL_PATTERNS):
-        unchecked.append(("visceral", "no lung or bowel in the label map; lungs and bowel are not found automatically "
-                                      "yet"))
+        air = find_air(grid)
+        if air.mask.any():
+            found.append((AIR_NAME, on_ct_grid(air.mask, grid, case.ct),
+                          f"automatic: air inside the body (lungs, gas in the bowel) in {air.components} components "
+                          f"({air.volume_ml:.0f} mL), grown by 3 mm for the pleura or bowel wall; bowel without gas is "
+                          "not seen"))
+            notes.append("Lungs and bowel were found from the air inside the body: collapsed or fluid-filled bowel "
+                         "loops are not checked.")
+        else:
+            unchecked.append(("visceral", "no lung or bowel in the label map, and no air inside the body on the CT"))
     if not found:
         return replace(case, automatic=AutomaticAnatomy(frozenset(), {}, tuple(unchecked), tuple(notes)))
     labels = (case.labels.volume.array if case.labels is not None

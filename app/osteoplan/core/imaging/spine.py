@@ -130,9 +130,10 @@ def spine_chain(anchors: np.ndarray, spacing: float) -> np.ndarray:
     return ordered[picked[::-1]]
 
 
-def find_canal(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM) -> CanalResult:
-    """The spinal canal of `ct` (see the module docstring), as a mask on the CT's grid."""
-    grid = analysis_grid(ct, spacing_mm)
+def find_canal(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM, grid: sitk.Image | None = None) -> CanalResult:
+    """The spinal canal of `ct` (see the module docstring), as a mask on the CT's grid (`grid`: the
+    `analysis_grid` if the caller has it already)."""
+    grid = analysis_grid(ct, spacing_mm) if grid is None else grid
     spacing = grid.GetSpacing()[0]
     hu = sitk.GetArrayViewFromImage(grid)
     chain = spine_chain(canal_anchors(hu, spacing), spacing)
@@ -151,9 +152,14 @@ def find_canal(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM) -> CanalResu
     for k, cy, cx, r in zip(slices, centre_y, centre_x, radius):
         ellipse = ((xx - cx) / (ELLIPSE_LR * r)) ** 2 + ((yy - cy) / (ELLIPSE_AP * r)) ** 2 <= 1.0
         mask[k] = ellipse & (hu[k] < BONE_HU) & (hu[k] > -300)
+    origin_z = grid.GetOrigin()[2]
+    extent = (origin_z + slices[0] * spacing, origin_z + slices[-1] * spacing)
+    return CanalResult(on_ct_grid(mask, grid, ct), len(chain), extent)
+
+
+def on_ct_grid(mask: np.ndarray, grid: sitk.Image, ct: Volume) -> np.ndarray:
+    """A mask of the analysis grid resampled (nearest neighbour) onto the CT's own grid."""
     image = sitk.GetImageFromArray(mask.view(np.uint8))
     image.CopyInformation(grid)
     on_ct = sitk.Resample(image, _empty_like(ct), sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    origin_z = grid.GetOrigin()[2]
-    extent = (origin_z + slices[0] * spacing, origin_z + slices[-1] * spacing)
-    return CanalResult(sitk.GetArrayFromImage(on_ct).astype(bool), len(chain), extent)
+    return sitk.GetArrayFromImage(on_ct).astype(bool)
