@@ -135,4 +135,4 @@ def test_air_inside_the_body_is_a_visceral_hazard_and_air_outside_is_not():
 def test_the_real_pelvis_ct_has_its_bowel_gas_checked(pelvis):
     assert "lung_or_bowel_air" in pelvis.structures
     assert set(pelvis.hazard_coverage().checked) == {"neural", "visceral"}
-    assert dict(pelvis.hazard_coverage().unchecked)["vascular"].endswith("(they need a contrast-enhanced CT)")
+    assert "CT not contrast-enhanced" in dict(pelvis.hazard_coverage().unchecked)["vascular"]

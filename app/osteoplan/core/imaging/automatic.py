@@ -8,7 +8,8 @@ missing, why (the verdicts then say "not checked" with that reason).
 
 Found today: the spinal canal (`imaging.spine`), the lungs and gas-filled bowel (`imaging.air`, as
 one structure of the air inside the body).
-Not found automatically yet, and said so: vessels (they need a contrast-enhanced CT).
+and on a contrast-enhanced CT the aorta and IVC (`imaging.vessels`); without contrast, vessels are
+not guessed and the verdicts say so.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from osteoplan.core.imaging.case import AutomaticAnatomy, Case
 from osteoplan.core.imaging.io import LabelMap
 from osteoplan.core.imaging.air import find_air
 from osteoplan.core.imaging.spine import analysis_grid, find_canal, on_ct_grid
+from osteoplan.core.imaging.vessels import find_vessels
 from osteoplan.core.imaging.volume import SeriesInfo
 
 CANAL_NAME = "spinal_canal"
@@ -45,8 +47,10 @@ def with_automatic_anatomy(case: Case) -> Case:
     unchecked: list[tuple[str, str]] = []
     notes: list[str] = []
     grid = analysis_grid(case.ct)  # one resampling for every search
+    canal = None
+    if not _has(present, CANAL_LABEL_PATTERNS) or not _has(present, VASCULAR_LABEL_PATTERNS):
+        canal = find_canal(case.ct, grid=grid)  # the vessels are looked for in front of the spine
     if not _has(present, CANAL_LABEL_PATTERNS):
-        canal = find_canal(case.ct, grid=grid)
         if canal.mask is not None and canal.mask.any():
             low, high = canal.extent_mm or (0.0, 0.0)
             found.append((CANAL_NAME, canal.mask, f"automatic: the vertebral ring's enclosed hole in {canal.anchors} "
@@ -57,8 +61,22 @@ def with_automatic_anatomy(case: Case) -> Case:
         else:
             notes.append(f"No automatic spinal canal ({canal.reason}); only the labelled neural structures are checked.")
     if not _has(present, VASCULAR_LABEL_PATTERNS):
-        unchecked.append(("vascular", "no aorta, IVC or other vessel in the label map; vessels are not found "
-                                      "automatically (they need a contrast-enhanced CT)"))
+        vessels = find_vessels(grid, canal.centres) if canal is not None and canal.centres else None
+        if vessels is None:
+            unchecked.append(("vascular", "no aorta, IVC or other vessel in the label map, and no spine on the CT to "
+                                          "look for them in front of"))
+        elif not vessels.enhanced:
+            unchecked.append(("vascular", f"no aorta/IVC: CT not contrast-enhanced (no enhanced vessel in front of "
+                                          f"the spine; its soft tissue reads up to {vessels.blood_hu:.0f} HU), and none "
+                                          "in the label map"))
+        else:
+            for name, mask in (("aorta", vessels.aorta), ("inferior_vena_cava", vessels.vena_cava)):
+                if mask is not None:
+                    found.append((name, on_ct_grid(mask, grid, case.ct),
+                                  "automatic: the round enhanced blob (150-700 HU) on its side in front of the spine, "
+                                  "slice by slice (contrast-enhanced CT)"))
+            if vessels.vena_cava is None:
+                notes.append("The IVC was not found (not enhanced: an arterial phase?); only the aorta is checked.")
     if not _has(present, VISCERAL_LABEL_PATTERNS):
         air = find_air(grid)
         if air.mask.any():

@@ -21,7 +21,7 @@ spine without posterior arches) gives no canal, and the caller then says the can
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import SimpleITK as sitk
@@ -47,6 +47,7 @@ class CanalResult:
     anchors: int  # slices where the closed ring was seen
     extent_mm: tuple[float, float] | None  # lowest and highest z (LPS mm) of the canal
     reason: str = ""  # why there is no canal
+    centres: dict[int, tuple[float, float]] = field(default_factory=dict)  # analysis slice -> (y, x) voxels
 
 
 def analysis_grid(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM) -> sitk.Image:
@@ -154,7 +155,8 @@ def find_canal(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM, grid: sitk.I
         mask[k] = ellipse & (hu[k] < BONE_HU) & (hu[k] > -300)
     origin_z = grid.GetOrigin()[2]
     extent = (origin_z + slices[0] * spacing, origin_z + slices[-1] * spacing)
-    return CanalResult(on_ct_grid(mask, grid, ct), len(chain), extent)
+    centres = {int(k): (float(cy), float(cx)) for k, cy, cx in zip(slices, centre_y, centre_x)}
+    return CanalResult(on_ct_grid(mask, grid, ct), len(chain), extent, centres=centres)
 
 
 def on_ct_grid(mask: np.ndarray, grid: sitk.Image, ct: Volume) -> np.ndarray:
