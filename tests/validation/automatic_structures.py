@@ -17,7 +17,6 @@ coverage is the safety number: the automatic canal must hold the cord.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
