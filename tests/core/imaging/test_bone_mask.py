@@ -87,4 +87,4 @@ def test_pedicle_templates_on_the_real_pelvis_ct_reach_the_body_through_bone():
             tips.append(readout.tip_tissue)
     assert set(grades) <= {"A", "B"}
     assert min(bone_mm) >= 40.0  # was 22-31 mm when marrow read as soft tissue
-    assert set(tips) == {"cancellous bone"}
+    assert set(tips) <= {"vertebrae_L3", "cancellous bone"}  # in the named (automatic) vertebra

@@ -110,7 +110,8 @@ def test_check_json_and_the_report_name_the_automatic_structures_and_their_metho
 
     found = {item["name"]: item for item in check_plan(pelvis, "pelvis")["automatic_structures"]}
     assert found["spinal_canal"]["category"] == "neural" and "vertebral ring" in found["spinal_canal"]["method"]
-    assert {"skin (auto)", "bone (auto)"} <= set(found)
+    assert {"skin (auto)", "vertebrae_L3", "sacrum"} <= set(found)
+    assert "counted up from the sacrum" in found["vertebrae_L3"]["method"]
     rows = dict(build_report(pelvis).sections[0].blocks[0].rows)
     assert "vertebral ring" in rows["spinal_canal (neural)"] and "Label map" not in rows
 
@@ -136,3 +137,52 @@ def test_the_real_pelvis_ct_has_its_bowel_gas_checked(pelvis):
     assert "lung_or_bowel_air" in pelvis.structures
     assert set(pelvis.hazard_coverage().checked) == {"neural", "visceral"}
     assert "CT not contrast-enhanced" in dict(pelvis.hazard_coverage().unchecked)["vascular"]
+
+
+def test_the_vertebrae_of_the_real_pelvis_ct_are_named_from_the_sacrum_as_the_labels_name_them(pelvis):
+    names = set(pelvis.case.labels.names.values())
+    assert {"sacrum", "vertebrae_L5", "vertebrae_L4", "vertebrae_L3", "vertebrae_L2", "vertebrae_L1"} <= names
+    # the labelled crop shares the top 30 slices' voxels: each labelled vertebra is mostly the same-named one
+    folder = shared_data_path("ct_abdomen_3mm_labels")
+    labels = sitk.GetArrayFromImage(sitk.ReadImage(str(folder / "labels.nii.gz")))
+    label_names = {int(k): v for k, v in json.loads((folder / "labels.json").read_text()).items()}
+    ct = pelvis.case.ct.array
+    crop = sitk.GetArrayFromImage(sitk.ReadImage(str(folder / "ct.nii.gz")))
+    offset = next(o for o in range(ct.shape[0] - crop.shape[0] + 1) if np.array_equal(ct[o:o + crop.shape[0]], crop))
+    automatic = pelvis.case.labels.volume.array[offset:offset + crop.shape[0]]
+    for value, name in label_names.items():
+        mask = labels == value
+        if name in ("vertebrae_L2", "vertebrae_L1", "vertebrae_T12") and mask.any():
+            found, counts = np.unique(automatic[mask], return_counts=True)
+            assert pelvis.case.labels.names.get(int(found[np.argmax(counts)])) == name
+
+
+def test_ctrl_b_proposes_pedicle_paths_at_every_lumbar_level_of_the_real_pelvis_ct(pelvis):
+    from osteoplan.core.planning.templates import bilateral_transpedicular
+
+    device = pelvis.default_device(TrajectoryKind.TRANSPEDICULAR)
+    lab, names = pelvis.case.labels.volume.array, pelvis.case.labels.names
+    for level in ("L1", "L2", "L3", "L4", "L5"):
+        value = next(v for v, n in names.items() if n == f"vertebrae_{level}")
+        body = np.argwhere(lab == value).mean(axis=0)
+        paths = bilateral_transpedicular(pelvis.case, pelvis.case.ct.index_to_lps(body[::-1]), device.length_mm,
+                                         new_id=pelvis.plan.id_factory("t"), device_id=device.id,
+                                         radius_mm=device.radius_mm, structures=pelvis.engine.structures)
+        assert {p.level for p in paths} == {level} and len(paths) == 2
+        for path in paths:
+            readout = pelvis.engine.compute(path, device)
+            assert readout.breach_grade in ("A", "B") and readout.tip_tissue == f"vertebrae_{level}", (level, readout)
+
+
+def test_a_scan_without_sacrum_numbers_its_vertebrae_and_one_name_renames_them_all():
+    from osteoplan.core.imaging.vertebrae import rename_levels
+
+    ct = load_image(shared_data_path("ct_abdomen_3mm_labels", "ct.nii.gz")).volume
+    case = with_automatic_anatomy(Case(ct=ct))
+    names = case.labels.names
+    unknown = sorted(v for v, n in names.items() if n.startswith("vertebrae_unknown"))
+    assert len(unknown) >= 2 and "sacrum" not in names.values()
+    renamed = rename_levels(names, unknown[1], "L1")  # "this vertebra is L1": the one below is L2, above T12
+    assert [renamed[v] for v in unknown[:3]] == ["vertebrae_L2", "vertebrae_L1", "vertebrae_T12"][:len(unknown[:3])]
+    with pytest.raises(ValueError, match="unknown level"):
+        rename_levels(names, unknown[0], "L9")

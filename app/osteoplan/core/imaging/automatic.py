@@ -18,11 +18,14 @@ import fnmatch
 from dataclasses import replace
 
 import numpy as np
+import SimpleITK as sitk
 
 from osteoplan.core.imaging.case import AutomaticAnatomy, Case
 from osteoplan.core.imaging.io import LabelMap
 from osteoplan.core.imaging.air import find_air
+from osteoplan.core.imaging.bone_fields import hu_bone_mask
 from osteoplan.core.imaging.spine import analysis_grid, find_canal, on_ct_grid
+from osteoplan.core.imaging.vertebrae import disc_slices, name_vertebrae, sacrum_top, vertebra_masks
 from osteoplan.core.imaging.vessels import find_vessels
 from osteoplan.core.imaging.volume import SeriesInfo
 
@@ -37,6 +40,23 @@ VISCERAL_LABEL_PATTERNS = ("lung*", "colon*", "small_bowel*", "duodenum*", "stom
 
 def _has(names, patterns) -> bool:
     return any(fnmatch.fnmatchcase(name.lower(), pattern) for name in names for pattern in patterns)
+
+
+def _vertebrae(grid, canal, ct) -> list[tuple[str, np.ndarray, str]]:
+    """The vertebrae along the automatic canal, bottom to top (label values then rise up the spine)."""
+    hu = sitk.GetArrayViewFromImage(grid)
+    spacing = grid.GetSpacing()[0]
+    first, last = min(canal.centres), max(canal.centres)
+    bone = hu_bone_mask(hu, (spacing,) * 3, canal.grid_mask)
+    sacrum = sacrum_top(bone, canal.centres, spacing)
+    sacrum_below = sacrum is not None
+    vertebrae = name_vertebrae(disc_slices(hu, canal.centres, spacing), first, last, sacrum)
+    masks = vertebra_masks(bone, canal.grid_mask, canal.centres, vertebrae, spacing)
+    how = ("levels counted up from the sacrum, found where the bone reaches the iliac bones (check them: a "
+           "transitional vertebra shifts them)" if sacrum_below
+           else "levels unknown (no sacrum in the scan): name one and the others follow")
+    return [(v.name, on_ct_grid(masks[v.name], grid, ct), f"automatic: between two discs of the "
+             f"body's density along the canal; {how}") for v in vertebrae if v.name in masks]
 
 
 def with_automatic_anatomy(case: Case) -> Case:
@@ -60,6 +80,8 @@ def with_automatic_anatomy(case: Case) -> Case:
             notes.append(f"Automatic neural structures are unavailable: {canal.reason}.")
         else:
             notes.append(f"No automatic spinal canal ({canal.reason}); only the labelled neural structures are checked.")
+    if canal is not None and canal.grid_mask is not None and not _has(present, ("vertebrae_*", "sacrum*")):
+        found += _vertebrae(grid, canal, case.ct)
     if not _has(present, VASCULAR_LABEL_PATTERNS):
         vessels = find_vessels(grid, canal.centres) if canal is not None and canal.centres else None
         if vessels is None:

@@ -332,6 +332,10 @@ class CaseMasks:
             lut[structures.bone_values] = BONE_BIT | HEALTHY_BONE_BIT
             bits |= lut[labels if labels.dtype.kind == "u" else np.clip(labels, 0, None)]
             self._add_lesions_in_bone(structures, bits)
+            automatic = case.automatic.values if case.automatic is not None else frozenset()
+            if automatic & set(structures.bone_values):  # automatic vertebrae: the other bones still count
+                bone = hu_bone_mask(case.ct.array, case.ct.spacing[::-1], structures.not_bone())
+                bits |= bone.view(np.uint8) * np.uint8(BONE_BIT | HEALTHY_BONE_BIT)
         else:
             bone = hu_bone_mask(case.ct.array, case.ct.spacing[::-1], structures.not_bone())
             bits |= bone.view(np.uint8) * np.uint8(BONE_BIT | HEALTHY_BONE_BIT)

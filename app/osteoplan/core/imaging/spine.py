@@ -48,6 +48,7 @@ class CanalResult:
     extent_mm: tuple[float, float] | None  # lowest and highest z (LPS mm) of the canal
     reason: str = ""  # why there is no canal
     centres: dict[int, tuple[float, float]] = field(default_factory=dict)  # analysis slice -> (y, x) voxels
+    grid_mask: np.ndarray | None = None  # the canal on the analysis grid
 
 
 def analysis_grid(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM) -> sitk.Image:
@@ -156,7 +157,7 @@ def find_canal(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM, grid: sitk.I
     origin_z = grid.GetOrigin()[2]
     extent = (origin_z + slices[0] * spacing, origin_z + slices[-1] * spacing)
     centres = {int(k): (float(cy), float(cx)) for k, cy, cx in zip(slices, centre_y, centre_x)}
-    return CanalResult(on_ct_grid(mask, grid, ct), len(chain), extent, centres=centres)
+    return CanalResult(on_ct_grid(mask, grid, ct), len(chain), extent, centres=centres, grid_mask=mask)
 
 
 def on_ct_grid(mask: np.ndarray, grid: sitk.Image, ct: Volume) -> np.ndarray:
