@@ -8,7 +8,8 @@ Builds the spine phantom resampled onto 512 x 512 x 400 (as bench_readouts.py do
 8 nerve roots, aorta, IVC, kidneys, liver, bowel), proposes the bilateral transpedicular
 paths on L2, then times
 - building the structure set (labels; skin and bone come from the labels here) and preparing
-  every hazard's distance field (`DistanceFields.prepare`);
+  every hazard's distance field and voxel surface (`DistanceFields.prepare`; the surfaces, boundary
+  voxels in blocks, make the whole-needle distances exact);
 - a few hundred random small moves of one end (<= 2 mm, a drag step), each computing the
   whole-needle distances to every hazard and turning them into warnings; and the same through
   the session (edit + readouts + all warnings, what the GUI does per mouse move).
@@ -28,7 +29,8 @@ sys.path[:0] = [str(REPO / "app"), str(REPO)]
 
 import numpy as np  # noqa: E402
 
-from osteoplan.core.safety.distances import DistanceFields, needle_structure_distances  # noqa: E402
+from osteoplan.core.safety.distances import (  # noqa: E402
+    DistanceFields, needle_structure_distances, structure_surface)
 from osteoplan.core.safety.structure_warnings import distance_warning  # noqa: E402
 from osteoplan.core.safety.structures import case_structures  # noqa: E402
 from osteoplan.core.planning.templates import bilateral_transpedicular  # noqa: E402
@@ -74,8 +76,15 @@ def main() -> None:
     fields = DistanceFields(case.ct)
     start = time.perf_counter()
     fields.prepare(hazards)
-    print(f"prepare {len(hazards)} distance fields: {time.perf_counter() - start:.2f} s "
+    print(f"prepare {len(hazards)} distance fields and voxel surfaces: {time.perf_counter() - start:.2f} s "
           f"({sum(f.values.nbytes for f in map(fields.field, hazards)) / 2**20:.0f} MiB)")
+    surfaces = [fields.surface(h) for h in hazards]
+    start = time.perf_counter()
+    for hazard in hazards:
+        structure_surface(hazard, case.ct)
+    voxels, blocks = sum(len(s.centres_mm) for s in surfaces), sum(len(s.block_radius_mm) for s in surfaces)
+    print(f"  of which voxel surfaces: {time.perf_counter() - start:.2f} s, {voxels} boundary voxels in {blocks} "
+          f"blocks ({sum(s.centres_mm.nbytes + s.centre_norms2.nbytes for s in surfaces) / 2**20:.0f} MiB)")
     hazards = [h for h in hazards if h.name not in ("vertebrae_L2", "lesion")]
     rng = np.random.default_rng(args.seed)
     ms, last = time_core_moves(paths, fields, hazards, args.moves, rng)
