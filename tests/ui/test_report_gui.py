@@ -60,4 +60,4 @@ def test_the_report_warns_with_the_preferences_in_force(window, tmp_path, qtbot)
     finally:
         set_user_threshold_defaults({})
     text = " ".join(" ".join(p.extract_text().split()) for p in pypdf.PdfReader(str(out)).pages)
-    assert "[your settings]" in text and "1000 mm" in text
+    assert "[your settings]" in text and "skin (auto)" in text  # the needle crosses the skin: by the user's rule

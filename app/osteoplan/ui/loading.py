@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Callable
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QProgressDialog
 
@@ -78,9 +79,16 @@ def run_task(window: "PlanningWindow", title: str, work: Callable, on_success: C
         else:
             window.show_error(error)
 
-    task.signals.progress.connect(progress)
-    task.signals.succeeded.connect(succeeded)
-    task.signals.failed.connect(failed)
+    def alive(callback: Callable) -> Callable:
+        """Work that ends after its window was closed (and deleted) is dropped, not reported to a dead window."""
+        def guarded(*args) -> None:
+            if shiboken6.isValid(window):
+                callback(*args)
+        return guarded
+
+    task.signals.progress.connect(alive(progress))
+    task.signals.succeeded.connect(alive(succeeded))
+    task.signals.failed.connect(alive(failed))
     start(task)
     return task
 
