@@ -42,7 +42,7 @@ def _has(names, patterns) -> bool:
     return any(fnmatch.fnmatchcase(name.lower(), pattern) for name in names for pattern in patterns)
 
 
-def _vertebrae(grid, canal, ct) -> list[tuple[str, np.ndarray, str]]:
+def _vertebrae(grid, canal) -> list[tuple[str, np.ndarray, str]]:
     """The vertebrae along the automatic canal, bottom to top (label values then rise up the spine)."""
     hu = sitk.GetArrayViewFromImage(grid)
     spacing = grid.GetSpacing()[0]
@@ -55,7 +55,7 @@ def _vertebrae(grid, canal, ct) -> list[tuple[str, np.ndarray, str]]:
     how = ("levels counted up from the sacrum, found where the bone reaches the iliac bones (check them: a "
            "transitional vertebra shifts them)" if sacrum_below
            else "levels unknown (no sacrum in the scan): name one and the others follow")
-    return [(v.name, on_ct_grid(masks[v.name], grid, ct), f"automatic: between two discs of the "
+    return [(v.name, masks[v.name], f"automatic: between two discs of the "
              f"body's density along the canal; {how}") for v in vertebrae if v.name in masks]
 
 
@@ -69,19 +69,17 @@ def with_automatic_anatomy(case: Case) -> Case:
     grid = analysis_grid(case.ct)  # one resampling for every search
     canal = None
     if not _has(present, CANAL_LABEL_PATTERNS) or not _has(present, VASCULAR_LABEL_PATTERNS):
-        canal = find_canal(case.ct, grid=grid)  # the vessels are looked for in front of the spine
+        canal = find_canal(case.ct, grid=grid, on_ct=False)  # the vessels are looked for in front of the spine
     if not _has(present, CANAL_LABEL_PATTERNS):
-        if canal.mask is not None and canal.mask.any():
+        if canal.grid_mask is not None and canal.grid_mask.any():
             low, high = canal.extent_mm or (0.0, 0.0)
-            found.append((CANAL_NAME, canal.mask, f"automatic: the vertebral ring's enclosed hole in {canal.anchors} "
+            found.append((CANAL_NAME, canal.grid_mask, f"automatic: the vertebral ring's enclosed hole in {canal.anchors} "
                           f"slices, joined along the spine (z {low:.0f} to {high:.0f} mm)"))
         elif not _has(present, NEURAL_LABEL_PATTERNS):
             unchecked.append(("neural", f"no spinal canal: {canal.reason}"))
             notes.append(f"Automatic neural structures are unavailable: {canal.reason}.")
         else:
             notes.append(f"No automatic spinal canal ({canal.reason}); only the labelled neural structures are checked.")
-    if canal is not None and canal.grid_mask is not None and not _has(present, ("vertebrae_*", "sacrum*")):
-        found += _vertebrae(grid, canal, case.ct)
     if not _has(present, VASCULAR_LABEL_PATTERNS):
         vessels = find_vessels(grid, canal.centres) if canal is not None and canal.centres else None
         if vessels is None:
@@ -94,15 +92,18 @@ def with_automatic_anatomy(case: Case) -> Case:
         else:
             for name, mask in (("aorta", vessels.aorta), ("inferior_vena_cava", vessels.vena_cava)):
                 if mask is not None:
-                    found.append((name, on_ct_grid(mask, grid, case.ct),
+                    found.append((name, mask,
                                   "automatic: the round enhanced blob (150-700 HU) on its side in front of the spine, "
                                   "slice by slice (contrast-enhanced CT)"))
             if vessels.vena_cava is None:
                 notes.append("The IVC was not found (not enhanced: an arterial phase?); only the aorta is checked.")
+    # after the vessels: an enhanced aorta reads like bone, and the first structure found keeps a voxel
+    if canal is not None and canal.grid_mask is not None and not _has(present, ("vertebrae_*", "sacrum*")):
+        found += _vertebrae(grid, canal)
     if not _has(present, VISCERAL_LABEL_PATTERNS):
         air = find_air(grid)
         if air.mask.any():
-            found.append((AIR_NAME, on_ct_grid(air.mask, grid, case.ct),
+            found.append((AIR_NAME, air.mask,
                           f"automatic: air inside the body (lungs, gas in the bowel) in {air.components} components "
                           f"({air.volume_ml:.0f} mL), grown by 3 mm for the pleura or bowel wall; bowel without gas is "
                           "not seen"))
@@ -112,14 +113,21 @@ def with_automatic_anatomy(case: Case) -> Case:
             unchecked.append(("visceral", "no lung or bowel in the label map, and no air inside the body on the CT"))
     if not found:
         return replace(case, automatic=AutomaticAnatomy(frozenset(), {}, tuple(unchecked), tuple(notes)))
-    labels = (case.labels.volume.array if case.labels is not None
-              else np.zeros(case.ct.array.shape, np.uint8))
+    labels = case.labels.volume.array if case.labels is not None else np.zeros(case.ct.array.shape, np.uint8)
+    start = int(max(names, default=0))
+    if start + len(found) > np.iinfo(np.uint16).max:
+        raise ValueError("too many labels to add the automatic structures")
+    # the masks are on the analysis grid: one label array, first found first (they hardly overlap), one resampling
+    on_grid = np.zeros(found[0][1].shape, np.uint16)
+    for offset, (_, mask, _) in enumerate(found, start=1):
+        on_grid[mask & (on_grid == 0)] = offset
+    on_ct = on_ct_grid(on_grid, grid, case.ct)
     merged = labels.astype(np.uint16 if labels.dtype.itemsize < 2 else labels.dtype, copy=True)
-    value = int(max(names, default=0))
+    free = labels == 0  # the user's labels win where they exist
     values, methods = set(), {}
-    for name, mask, method in found:
-        value += 1
-        merged[mask & (labels == 0)] = value  # the user's labels win where they exist
+    for offset, (name, _, method) in enumerate(found, start=1):
+        value = start + offset
+        merged[free & (on_ct == offset)] = value
         names[value], methods[name] = name, method
         values.add(value)
     info = SeriesInfo(path=case.labels.volume.info.path if case.labels is not None else "",

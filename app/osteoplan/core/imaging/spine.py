@@ -132,9 +132,10 @@ def spine_chain(anchors: np.ndarray, spacing: float) -> np.ndarray:
     return ordered[picked[::-1]]
 
 
-def find_canal(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM, grid: sitk.Image | None = None) -> CanalResult:
+def find_canal(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM, grid: sitk.Image | None = None,
+               on_ct: bool = True) -> CanalResult:
     """The spinal canal of `ct` (see the module docstring), as a mask on the CT's grid (`grid`: the
-    `analysis_grid` if the caller has it already)."""
+    `analysis_grid` if the caller has it already; `on_ct=False`: only on that grid, `grid_mask`)."""
     grid = analysis_grid(ct, spacing_mm) if grid is None else grid
     spacing = grid.GetSpacing()[0]
     hu = sitk.GetArrayViewFromImage(grid)
@@ -157,12 +158,17 @@ def find_canal(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM, grid: sitk.I
     origin_z = grid.GetOrigin()[2]
     extent = (origin_z + slices[0] * spacing, origin_z + slices[-1] * spacing)
     centres = {int(k): (float(cy), float(cx)) for k, cy, cx in zip(slices, centre_y, centre_x)}
-    return CanalResult(on_ct_grid(mask, grid, ct), len(chain), extent, centres=centres, grid_mask=mask)
+    return CanalResult(on_ct_grid(mask, grid, ct) if on_ct else None, len(chain), extent, centres=centres,
+                       grid_mask=mask)
 
 
 def on_ct_grid(mask: np.ndarray, grid: sitk.Image, ct: Volume) -> np.ndarray:
-    """A mask of the analysis grid resampled (nearest neighbour) onto the CT's own grid."""
-    image = sitk.GetImageFromArray(mask.view(np.uint8))
+    """A mask (bool) or label array (uint8/uint16) of the analysis grid resampled (nearest neighbour) onto
+    the CT's own grid."""
+    labels = mask.view(np.uint8) if mask.dtype == bool else mask
+    image = sitk.GetImageFromArray(labels)
     image.CopyInformation(grid)
-    on_ct = sitk.Resample(image, _empty_like(ct), sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    return sitk.GetArrayFromImage(on_ct).astype(bool)
+    pixel = sitk.sitkUInt8 if labels.dtype == np.uint8 else sitk.sitkUInt16
+    on_ct = sitk.GetArrayFromImage(sitk.Resample(image, _empty_like(ct), sitk.Transform(), sitk.sitkNearestNeighbor,
+                                                 0, pixel))
+    return on_ct.astype(bool) if mask.dtype == bool else on_ct
