@@ -62,3 +62,21 @@ def test_hiding_a_structure_removes_it_from_the_slice_views(window, qtbot):
     assert session.structures["lesion"].visible is False
     window.show_structures()
     assert not np.array_equal(shown, axial.pixels())
+
+
+def test_this_vertebra_is_l1_renames_the_automatic_vertebrae_in_one_action(window, qtbot):
+    from osteoplan.core.imaging.automatic import with_automatic_anatomy
+    from osteoplan.core.imaging.case import Case
+    from osteoplan.core.imaging.io import load_image
+    from tests.conftest import shared_data_path
+
+    ct = load_image(shared_data_path("ct_abdomen_3mm_labels", "ct.nii.gz")).volume
+    window.set_case(with_automatic_anatomy(Case(ct=ct, source="crop")))
+    panel = window.structures_panel
+    _select(panel, "vertebrae_unknown2")
+    panel.set_level_of_selected("L1")
+    names = set(window.session.case.labels.names.values())
+    assert {"vertebrae_L2", "vertebrae_L1"} <= names and "vertebrae_unknown2" not in names
+    assert "vertebrae_L1" in window.session.structures and window.session.plan.structures.level.level == "L1"
+    assert window.plan_files.has_unsaved_changes
+    qtbot.waitUntil(lambda: "vertebrae_L1" in panel._names, timeout=5000)

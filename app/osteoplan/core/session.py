@@ -146,6 +146,7 @@ class PlanSession:
             if auto is not None and auto != self.plan.structures.auto:
                 self.plan.structures = self.plan.structures.model_copy(update={"auto": auto})
             ref, masks = record_edits(self.base_structures, structures, self.plan.structures.auto)
+            ref = ref.model_copy(update={"level": self.plan.structures.level})  # not a structure edit: kept
             self.plan.structures = ref  # the masks are in memory now; saving writes them and their refs
             self.plan.structure_masks = EditedMasks(self.case.ct, masks)
             self._structures = structures
@@ -311,7 +312,8 @@ def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
         if loaded.labels_path is not None:
             names = loaded.plan.labels.names if loaded.plan.labels else None
             case = case.with_labels(load_label_map(loaded.labels_path, names, reference=case.ct))
-        case = with_automatic_anatomy(case)  # what the labels lack (a CT usually arrives without any)
+        level = loaded.plan.structures.level  # the user's correction of the automatic levels
+        case = with_automatic_anatomy(case, (level.vertebra, level.level) if level else None)
     if loaded.plan.structures.masks and loaded.plan.structure_masks is None:
         from osteoplan.core.errors import LoadError
         from osteoplan.core.files.structure_masks import read_structure_masks

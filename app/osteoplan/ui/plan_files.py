@@ -56,6 +56,10 @@ class PlanFiles(QObject):
         self._revision += 1
         self.autosave()
 
+    def mark_changed(self) -> None:
+        """A change of the plan outside the undo history (e.g. the vertebral levels): unsaved, autosaved."""
+        self._on_history_changed()
+
     @property
     def has_unsaved_changes(self) -> bool:
         return self._revision != self._saved_revision

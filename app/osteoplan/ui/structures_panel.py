@@ -77,7 +77,11 @@ class StructuresPanel(QWidget):
         add_button.setToolTip("A new, empty structure to paint")
         delete_button = QPushButton("Delete")
         delete_button.setToolTip("Delete the selected structure (undoable)")
-        for column, widget in enumerate((self.brush_button, self.eraser_button, self.fill_button, add_button, delete_button)):
+        level_button = QPushButton("Level…")
+        level_button.setToolTip("This vertebra is…: name the level of the selected automatic vertebra; the "
+                                "others are renamed in order along the spine (saved with the plan)")
+        for column, widget in enumerate((self.brush_button, self.eraser_button, self.fill_button, add_button,
+                                         delete_button, level_button)):
             tools.addWidget(widget, 0, column)
         size_row = QHBoxLayout()
         for widget in (QLabel("Radius"), self.size, QLabel("HU"), self.low_hu, QLabel("to"), self.high_hu):
@@ -88,6 +92,7 @@ class StructuresPanel(QWidget):
             button.toggled.connect(lambda checked, tool=tool: self._set_tool(tool if checked else None))
         add_button.clicked.connect(self.add_structure)
         delete_button.clicked.connect(self.delete_selected)
+        level_button.clicked.connect(self.set_level_of_selected)
 
     # --- showing ------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -181,6 +186,34 @@ class StructuresPanel(QWidget):
             from osteoplan.core.imaging.anatomy import category_of
 
             self._edit("add_structure", name.strip(), category_of(name.strip()))
+
+    def set_level_of_selected(self, level: str | None = None) -> None:
+        """"This vertebra is L3" for the selected automatic vertebra (`level`: asked when None)."""
+        from osteoplan.core.imaging.automatic import relevel
+        from osteoplan.core.imaging.vertebrae import SPINE_LEVELS
+        from osteoplan.core.planning.plan import VertebraLevel
+        from osteoplan.core.session import PlanSession
+
+        session = self.window.session
+        structure = session.structures.get(self.selected_name) if session is not None else None
+        found = session.case.automatic if session is not None else None
+        original = found.found_as.get(structure.label_value) if structure is not None and found is not None else None
+        if original is None or not original.startswith("vertebrae_"):
+            self.window.statusBar().showMessage("Select an automatic vertebra (vertebrae_…) first", 8000)
+            return
+        if level is None:
+            current = structure.name.removeprefix("vertebrae_")
+            choices = list(SPINE_LEVELS)
+            level, ok = QInputDialog.getItem(self, "This vertebra is…", f"Level of {structure.name}:", choices,
+                                             choices.index(current) if current in choices else len(choices) - 1, False)
+            if not ok:
+                return
+        case = relevel(session.case, original, level)
+        plan = session.plan
+        plan.structures = plan.structures.model_copy(update={"level": VertebraLevel(vertebra=original, level=level)})
+        self.window.set_case(case, PlanSession(case, plan, session.catalog, session.history, session.plan_path))
+        self.window.plan_files.mark_changed()
+        self.window.statusBar().showMessage(f"{original} is {level}: the other vertebrae renamed in order", 8000)
 
     def delete_selected(self) -> None:
         if self.selected_name is not None:

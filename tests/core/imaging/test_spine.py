@@ -186,3 +186,23 @@ def test_a_scan_without_sacrum_numbers_its_vertebrae_and_one_name_renames_them_a
     assert [renamed[v] for v in unknown[:3]] == ["vertebrae_L2", "vertebrae_L1", "vertebrae_T12"][:len(unknown[:3])]
     with pytest.raises(ValueError, match="unknown level"):
         rename_levels(names, unknown[0], "L9")
+
+
+def test_the_level_correction_is_saved_with_the_plan_and_applied_when_it_opens(tmp_path):
+    from osteoplan.core.files.plan_file import load_plan, save_plan
+    from osteoplan.core.imaging.automatic import relevel
+    from osteoplan.core.session import open_plan_session
+
+    ct_path = shared_data_path("ct_abdomen_3mm_labels", "ct.nii.gz")
+    plan = {"format": "osteoplan.plan", "version": 1, "image": {"path": str(ct_path)}, "trajectories": [],
+            "structures": {"level": {"vertebra": "vertebrae_unknown2", "level": "L1"}}}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    session, _ = open_plan_session(tmp_path / "plan.json")
+    names = set(session.case.labels.names.values())
+    assert {"vertebrae_L2", "vertebrae_L1"} <= names and not any(n.startswith("vertebrae_unknown") for n in names)
+    assert "levels set by the user (vertebrae_unknown2 is L1)" in session.case.automatic.methods["vertebrae_L1"]
+    assert session.structures["vertebrae_L1"].source == "auto"
+    save_plan(session.plan, tmp_path / "again.json")
+    assert load_plan(tmp_path / "again.json").plan.structures.level.level == "L1"
+    with pytest.raises(ValueError, match="not an automatic vertebra"):
+        relevel(session.case, "spinal_canal", "L3")

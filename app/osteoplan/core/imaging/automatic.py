@@ -25,7 +25,7 @@ from osteoplan.core.imaging.io import LabelMap
 from osteoplan.core.imaging.air import find_air
 from osteoplan.core.imaging.bone_fields import hu_bone_mask
 from osteoplan.core.imaging.spine import analysis_grid, find_canal, on_ct_grid
-from osteoplan.core.imaging.vertebrae import disc_slices, name_vertebrae, sacrum_top, vertebra_masks
+from osteoplan.core.imaging.vertebrae import disc_slices, name_vertebrae, rename_levels, sacrum_top, vertebra_masks
 from osteoplan.core.imaging.vessels import find_vessels
 from osteoplan.core.imaging.volume import SeriesInfo
 
@@ -59,8 +59,9 @@ def _vertebrae(grid, canal) -> list[tuple[str, np.ndarray, str]]:
              f"body's density along the canal; {how}") for v in vertebrae if v.name in masks]
 
 
-def with_automatic_anatomy(case: Case) -> Case:
-    """`case` with the automatic structures its labels lack added to its label map (see the module docstring)."""
+def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None) -> Case:
+    """`case` with the automatic structures its labels lack added to its label map (see the module docstring);
+    `level`: (a vertebra's name as found, its level), the user's correction of the automatic levels."""
     names = dict(case.labels.names) if case.labels is not None else {}
     present = list(names.values())
     found: list[tuple[str, np.ndarray, str]] = []  # (name, mask, method)
@@ -133,5 +134,33 @@ def with_automatic_anatomy(case: Case) -> Case:
     info = SeriesInfo(path=case.labels.volume.info.path if case.labels is not None else "",
                       description="label map + automatic structures", modality="SEG")
     label_map = LabelMap(case.ct.with_array(merged, info), names)
-    automatic = AutomaticAnatomy(frozenset(values), methods, tuple(unchecked), tuple(notes))
-    return replace(case, labels=label_map, automatic=automatic)
+    found_as = {value: names[value] for value in values}
+    automatic = AutomaticAnatomy(frozenset(values), methods, tuple(unchecked), tuple(notes), found_as)
+    found_case = replace(case, labels=label_map, automatic=automatic)
+    if level is not None:
+        try:
+            return relevel(found_case, *level)
+        except ValueError as exc:  # the CT changed, or the vertebra is no longer found: keep the automatic names
+            notes.append(f"The plan's level correction ({level[0]} is {level[1]}) was not applied: {exc}")
+            return replace(found_case, automatic=replace(automatic, notes=tuple(notes)))
+    return found_case
+
+
+def relevel(case: Case, vertebra: str, level: str) -> Case:
+    """"This vertebra is L3": the automatic vertebra found as `vertebra` named `level`, the others renamed in
+    order along the spine; methods say the levels were set by the user. ValueError when `vertebra` is not one."""
+    found = case.automatic
+    if found is None or case.labels is None:
+        raise ValueError("no automatic vertebrae on this case")
+    value = next((v for v, n in found.found_as.items() if n == vertebra and n.startswith("vertebrae_")), None)
+    if value is None:
+        raise ValueError(f"{vertebra!r} is not an automatic vertebra of this case")
+    chain = {v: n for v, n in found.found_as.items() if n.startswith("vertebrae_")}
+    renamed = rename_levels(chain, value, level)
+    names = {**case.labels.names, **renamed}
+    methods = {}
+    for v, name in case.labels.names.items():
+        method = found.methods.get(found.found_as.get(v, name), found.methods.get(name))
+        if method is not None:
+            methods[names[v]] = (method + f"; levels set by the user ({vertebra} is {level})") if v in renamed else method
+    return replace(case, labels=replace(case.labels, names=names), automatic=replace(found, methods=methods))

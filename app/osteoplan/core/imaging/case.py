@@ -29,6 +29,7 @@ class AutomaticAnatomy:
     methods: dict[str, str] = field(default_factory=dict)  # structure name -> how it was found
     unchecked: tuple[tuple[str, str], ...] = ()  # (hazard category, why it has no structure)
     notes: tuple[str, ...] = ()
+    found_as: dict[int, str] = field(default_factory=dict)  # label value -> the name it was found under
 
 
 @dataclass(frozen=True, eq=False)

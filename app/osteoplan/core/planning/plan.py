@@ -90,6 +90,15 @@ class MaskLayerRef(BaseModel):
         return self
 
 
+class VertebraLevel(BaseModel):
+    """The user's correction of the automatic vertebral levels: the vertebra found on the CT as `vertebra`
+    is `level`; the others follow in order along the spine."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    vertebra: StructureName
+    level: str = Field(pattern=r"^(C[1-7]|T[1-9]|T1[0-2]|L[1-5])$")
+
+
 class StructuresRef(BaseModel):
     """The plan's structure settings (see `io.plan_file` for the file form)."""
 
@@ -99,6 +108,7 @@ class StructuresRef(BaseModel):
     renamed: dict[StructureName, StructureName] = Field(default_factory=dict, max_length=1000)  # new: base name
     deleted: list[StructureName] = Field(default_factory=list, max_length=1000)  # base names
     masks: list[MaskLayerRef] = Field(default_factory=list, max_length=16)
+    level: VertebraLevel | None = None  # "this vertebra is L3" (automatic vertebrae only)
 
     @model_validator(mode="after")
     def _consistent(self) -> "StructuresRef":
