@@ -88,3 +88,17 @@ def test_pedicle_templates_on_the_real_pelvis_ct_reach_the_body_through_bone():
     assert set(grades) <= {"A", "B"}
     assert min(bone_mm) >= 40.0  # was 22-31 mm when marrow read as soft tissue
     assert set(tips) <= {"vertebrae_L3", "cancellous bone"}  # in the named (automatic) vertebra
+
+
+def test_automatic_vertebrae_leave_the_femoral_neck_template_its_ct_bone():
+    """Automatic vertebrae are bone labels; a femoral-neck template without a femur label still plans on the CT."""
+    from osteoplan.core.planning.templates import femoral_neck_paths
+
+    ct = load_image(shared_data_path("ct_abdomen_pelvis_3mm", "ct.nii.gz")).volume
+    session = PlanSession(with_automatic_anatomy(Case(ct=ct, source="ct_abdomen_pelvis_3mm")))
+    assert any(n.startswith("vertebrae_L") for n in session.case.labels.names.values())
+    device = session.default_device(TrajectoryKind.TRANSCORTICAL)
+    paths = femoral_neck_paths(session.case, np.array([-75.0, -120.0, 125.0]), device.length_mm,
+                               new_id=session.plan.id_factory("t"), device_id=device.id,
+                               structures=session.engine.structures)
+    assert len(paths) == 2

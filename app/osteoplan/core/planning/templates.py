@@ -143,10 +143,10 @@ def _inside_body(field, target: np.ndarray, canal_x: float) -> np.ndarray:
 # --- femoral neck -----------------------------------------------------------------------
 def _femur(structures: BoneStructures, point: np.ndarray | None):
     """(mask, box start, femur label name or None, lesion centre or None)."""
-    if structures.has_bone_labels:
-        femurs = [v for v in structures.bone_values if structures.names[v].startswith("femur")]
-        if not femurs:
-            raise ValueError("the label map has no femur (femur_* label)")
+    femurs = [v for v in structures.bone_values if structures.names[v].startswith("femur")]
+    if structures.has_bone_labels and not femurs and point is None:
+        raise ValueError("the label map has no femur (femur_* label): click in the femoral neck lesion")
+    if femurs:  # without a femur label (e.g. only vertebrae, found automatically): the CT's bone, below
         lesion_centre = None
         if point is None:
             for lesion in structures.lesion_values:
