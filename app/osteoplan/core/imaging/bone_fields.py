@@ -219,7 +219,10 @@ class BoneStructures:
             value = self.value_of(target_structure) if target_structure else None
             if value is None or value not in self.bone_values:
                 value = self.nearest_label(point_lps, self.bone_values)
-            return None if value is None else self.field_of_label(value)
+            if value is not None:
+                return self.field_of_label(value)
+            automatic = self.case.automatic is not None and bool(self.case.automatic.values)
+            return self._hu_field_near(point_lps) if automatic else None  # beside automatic vertebrae: the CT's bone
         return self._hu_field_near(point_lps)
 
     def _hu_field_near(self, point_lps) -> CropField:
