@@ -241,8 +241,12 @@ def _case_section(session, identify: bool, now: _dt.datetime, plan_label: str) -
     found_on_ct = session.case.automatic.values if session.case.automatic is not None else frozenset()
     if session.case.labels is not None and len(session.case.labels.names) > len(found_on_ct):
         rows.append(("Label map", f"{len(session.case.labels.names) - len(found_on_ct)} structures"))
-    for item in automatic_structures(session.case, session.structures):  # found on the CT: a reader weighs it
-        rows.append((f"{item['name']} ({item['category']})", item["method"]))
+    by_method: dict[str, list[dict]] = {}  # found on the CT: a reader weighs it; one row per method (the vertebrae)
+    for item in automatic_structures(session.case, session.structures):
+        by_method.setdefault(item["method"], []).append(item)
+    for method, items in by_method.items():
+        categories = sorted({i["category"] for i in items})
+        rows.append((f"{', '.join(i['name'] for i in items)} ({', '.join(categories)})", method))
     rows += [("Plan file", plan_label),
              ("Report date", now.strftime("%Y-%m-%d %H:%M %Z").strip()),
              ("OsteoPlan version", __version__)]
