@@ -6,10 +6,10 @@ label of the user's map holds: the user's labels win where they exist. `Case.aut
 which label values are automatic, how each was found, and, per hazard category that is still
 missing, why (the verdicts then say "not checked" with that reason).
 
-Found today: the spinal canal (`imaging.spine`), the lungs and gas-filled bowel (`imaging.air`, as
-one structure of the air inside the body).
-and on a contrast-enhanced CT the aorta and IVC (`imaging.vessels`); without contrast, vessels are
-not guessed and the verdicts say so.
+Found today: the spinal canal (`imaging.spine`), the sacrum and the vertebrae with their levels
+(`imaging.vertebrae`), the lungs and gas-filled bowel as one structure of the air inside the body
+(`imaging.air`), and on a contrast-enhanced CT the aorta and IVC (`imaging.vessels`); without
+contrast, vessels are not guessed and the verdicts say so.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import SimpleITK as sitk
 from osteoplan.core.imaging.case import AutomaticAnatomy, Case
 from osteoplan.core.imaging.io import LabelMap
 from osteoplan.core.imaging.air import find_air
+from osteoplan.core.imaging.anatomy import category_of
 from osteoplan.core.imaging.bone_fields import hu_bone_mask
 from osteoplan.core.imaging.spine import analysis_grid, find_canal, on_ct_grid
 from osteoplan.core.imaging.vertebrae import disc_slices, name_vertebrae, rename_levels, sacrum_top, vertebra_masks
@@ -32,14 +33,18 @@ from osteoplan.core.imaging.volume import SeriesInfo
 CANAL_NAME = "spinal_canal"
 AIR_NAME = "lung_or_bowel_air"  # visceral by the name map (lung*)
 CANAL_LABEL_PATTERNS = ("spinal_canal*", "dural_sac*", "thecal_sac*")  # a label map with these needs no automatic canal
-NEURAL_LABEL_PATTERNS = ("spinal_canal*", "spinal_cord*", "cauda_equina*", "nerve_root*", "*nerve*", "dural_sac*")
-VASCULAR_LABEL_PATTERNS = ("aorta*", "*vena_cava*", "iliac_artery*", "iliac_vena*", "*artery*", "*vein*", "portal_vein*")
+# what the air stands for: a label map with any of these needs no automatic lungs/bowel (a liver label does not)
 VISCERAL_LABEL_PATTERNS = ("lung*", "colon*", "small_bowel*", "duodenum*", "stomach*", "esophagus*", "urinary_bladder*",
                            "bowel*", "trachea*")
 
 
 def _has(names, patterns) -> bool:
     return any(fnmatch.fnmatchcase(name.lower(), pattern) for name in names for pattern in patterns)
+
+
+def _has_category(names, category: str) -> bool:
+    """A label of this hazard category (resources/structure_categories.json, as the warnings see it)."""
+    return any(category_of(name) == category for name in names)
 
 
 def _vertebrae(grid, canal) -> list[tuple[str, np.ndarray, str]]:
@@ -69,19 +74,19 @@ def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None) -> 
     notes: list[str] = []
     grid = analysis_grid(case.ct)  # one resampling for every search
     canal = None
-    if not _has(present, CANAL_LABEL_PATTERNS) or not _has(present, VASCULAR_LABEL_PATTERNS):
+    if not _has(present, CANAL_LABEL_PATTERNS) or not _has_category(present, "vascular"):
         canal = find_canal(case.ct, grid=grid, on_ct=False)  # the vessels are looked for in front of the spine
     if not _has(present, CANAL_LABEL_PATTERNS):
         if canal.grid_mask is not None and canal.grid_mask.any():
             low, high = canal.extent_mm or (0.0, 0.0)
             found.append((CANAL_NAME, canal.grid_mask, f"automatic: the vertebral ring's enclosed hole in {canal.anchors} "
                           f"slices, joined along the spine (z {low:.0f} to {high:.0f} mm)"))
-        elif not _has(present, NEURAL_LABEL_PATTERNS):
+        elif not _has_category(present, "neural"):
             unchecked.append(("neural", f"no spinal canal: {canal.reason}"))
             notes.append(f"Automatic neural structures are unavailable: {canal.reason}.")
         else:
             notes.append(f"No automatic spinal canal ({canal.reason}); only the labelled neural structures are checked.")
-    if not _has(present, VASCULAR_LABEL_PATTERNS):
+    if not _has_category(present, "vascular"):
         vessels = find_vessels(grid, canal.centres) if canal is not None and canal.centres else None
         if vessels is None:
             unchecked.append(("vascular", "no aorta, IVC or other vessel in the label map, and no spine on the CT to "
