@@ -110,3 +110,10 @@ def test_proposals_say_margin_unknown_when_no_hazard_was_measured(spine):
     best = result.candidates[0]
     assert best.min_margin_mm is None and best.closest_structure is None
     assert best.as_json()["min_margin_mm"] is None and "margin unknown" in candidate_line(best)
+
+
+def test_a_category_checked_only_in_part_is_also_said_not_checked(spine):
+    partial = StructureSet(spine.structures.structures, (), (("neural", "partly: no spinal canal"),))
+    coverage = hazard_coverage(partial)
+    assert "neural" in coverage.checked and ("neural", "partly: no spinal canal") in coverage.unchecked
+    assert "Not checked: neural (partly: no spinal canal)" in coverage.lines()

@@ -55,7 +55,7 @@ def _vertebrae(grid, canal) -> list[tuple[str, np.ndarray, str]]:
     bone = hu_bone_mask(hu, (spacing,) * 3, canal.grid_mask)
     sacrum = sacrum_top(bone, canal.centres, spacing)
     sacrum_below = sacrum is not None
-    vertebrae = name_vertebrae(disc_slices(hu, canal.centres, spacing), first, last, sacrum)
+    vertebrae = name_vertebrae(disc_slices(hu, canal.centres, spacing), first, last, sacrum, spacing)
     masks = vertebra_masks(bone, canal.grid_mask, canal.centres, vertebrae, spacing)
     how = ("levels counted up from the sacrum, found where the bone reaches the iliac bones (check them: a "
            "transitional vertebra shifts them)" if sacrum_below
@@ -85,7 +85,8 @@ def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None) -> 
             unchecked.append(("neural", f"no spinal canal: {canal.reason}"))
             notes.append(f"Automatic neural structures are unavailable: {canal.reason}.")
         else:
-            notes.append(f"No automatic spinal canal ({canal.reason}); only the labelled neural structures are checked.")
+            unchecked.append(("neural", f"partly: no spinal canal ({canal.reason}); only the labelled neural "
+                                        "structures are checked, not the cauda equina below the cord's end"))
     if not _has_category(present, "vascular"):
         vessels = find_vessels(grid, canal.centres) if canal is not None and canal.centres else None
         if vessels is None:

@@ -30,6 +30,7 @@ DISC_PROMINENCE_HU = 10.0
 LATERAL_MM = 50.0  # a lumbar transverse process reaches ~40-45 mm from the midline
 SACROILIAC_MM = 60.0  # the sacrum's bone reaches the iliac bones beyond this on both sides; L5's does not
 SACRUM_START_MM = 12.0  # the sacral slices start within this of the canal's lowest slice
+SACRUM_DISC_MM = 5.0  # a disc minimum this close above the sacrum's top is the L5-S1 disc the top marks
 FRONT_MM, BACK_MM = 70.0, 75.0  # the body's front and the spinous process's tip, from the canal's centre
 SPINE_LEVELS = tuple([f"C{n}" for n in range(1, 8)] + [f"T{n}" for n in range(1, 13)] + [f"L{n}" for n in range(1, 6)])
 
@@ -83,11 +84,11 @@ def sacrum_top(bone: np.ndarray, centres: dict[int, tuple[float, float]], spacin
     return top
 
 
-def name_vertebrae(discs: list[int], first: int, last: int, sacrum: int | None) -> list[Vertebra]:
+def name_vertebrae(discs: list[int], first: int, last: int, sacrum: int | None, spacing: float) -> list[Vertebra]:
     """Vertebrae between consecutive discs (and the partial ones at the canal's ends), named from the sacrum
     (`sacrum`: its highest slice, or None when the scan holds no sacrum)."""
-    if sacrum is not None:
-        discs = [d for d in discs if (d - sacrum) * 1.0 > 2]  # a disc inside the sacrum is a fused remnant
+    if sacrum is not None:  # below or at the sacrum's top: a fused remnant, or the L5-S1 disc the top already marks
+        discs = [d for d in discs if (d - sacrum) * spacing > SACRUM_DISC_MM]
         bounds = [sacrum, *discs, last]
     else:
         bounds = [first, *discs, last]

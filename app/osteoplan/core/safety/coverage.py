@@ -4,7 +4,7 @@ neural or vascular structure must never read as safe ("No stop warning" alone wo
 A category is *checked* when at least one of its structures has voxels and a threshold in force
 in the context (needle; ablation for the skin). Otherwise it is *unchecked*, with the reason the
 structures' builder gave (`StructureSet.unchecked`: e.g. the automatic anatomy found no spine),
-or one said here.
+or one said here. A category the builder says is covered only in part is in both lists.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def hazard_coverage(structures: StructureSet, categories: Iterable[str] = NEEDLE
         context = "ablation" if category in ABLATION_HAZARDS else "needle"
         if any(s.thresholds(context).evaluated for s in members):
             checked.append(category)
+            if category in reasons:  # checked only in part (e.g. the cord labelled, the canal below it not found)
+                unchecked.append((category, reasons[category]))
         elif members:
             unchecked.append((category, f"the thresholds of {', '.join(s.name for s in members[:3])} are switched off"))
         else:
