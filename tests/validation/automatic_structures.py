@@ -36,7 +36,7 @@ from osteoplan.core.imaging.volume import Volume  # noqa: E402
 from osteoplan.core.safety.structures import case_structures  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
-GOALS = {"cord coverage": 0.90, "bone sensitivity": 0.95, "build time s": 10.0}
+GOALS = {"cord coverage": 0.90, "bone sensitivity": 0.95, "build time s": 10.0, "root zone in bone": 0.15}
 
 
 def reference_canal(labels: np.ndarray, names: dict[int, str]) -> tuple[np.ndarray, np.ndarray]:
@@ -69,9 +69,20 @@ def validate(name: str, ct: Volume, labels, failures: list[str]) -> None:
     print(f"  automatic structures: {', '.join(sorted(case.automatic.methods)) or 'none'}")
     print(f"  hazard categories with a structure: {', '.join(sorted(coverage)) or 'none'}; not checked: "
           + ("; ".join(f"{c} ({r})" for c, r in case.automatic.unchecked) or "none"))
+    roots = {n: v for n, v in values.items() if n.startswith("nerve_root_")}
+    levels = sorted({n.removeprefix("nerve_root_").rpartition("_")[0] for n in roots})
+    print(f"  nerve-root zones: {len(roots)} ({', '.join(levels) or 'none'}; both sides at "
+          f"{sum(all(f'nerve_root_{lv}_{s}' in roots for s in ('left', 'right')) for lv in levels)} levels)")
     if labels is None:
         return
     array, names = labels.volume.array, labels.names
+    if roots:  # a foramen is soft tissue: the root zones should hardly enter the labelled bone
+        zone = np.isin(case.labels.volume.array, list(roots.values()))
+        in_bone = (zone & np.isin(array, [v for v, n in names.items() if is_bone_name(n)])).sum() / zone.sum()
+        print(f"  nerve-root zones inside labelled bone: {in_bone:.1%} of their voxels (goal <= "
+              f"{GOALS['root zone in bone']:.0%})")
+        if in_bone > GOALS["root zone in bone"]:
+            failures.append(f"{name}: {in_bone:.1%} of the nerve-root zones lie in labelled bone")
     spacing = ct.spacing[::-1]
     if "spinal_canal" in values:
         auto = case.labels.volume.array == values["spinal_canal"]

@@ -174,6 +174,35 @@ def test_ctrl_b_proposes_pedicle_paths_at_every_lumbar_level_of_the_real_pelvis_
             assert readout.breach_grade in ("A", "B") and readout.tip_tissue == f"vertebrae_{level}", (level, readout)
 
 
+def test_each_lumbar_level_of_the_real_pelvis_ct_has_its_nerve_root_zones_between_its_pedicle_and_the_next(pelvis):
+    lab, names = pelvis.case.labels.volume.array, pelvis.case.labels.names
+    canal = pelvis.structures["spinal_canal"].mask
+    def slices(name):
+        value = next(v for v, n in names.items() if n == name)
+        return np.flatnonzero((lab == value).any(axis=(1, 2)))
+    for level, below in (("L1", "L2"), ("L2", "L3"), ("L3", "L4"), ("L4", "L5"), ("L5", "sacrum")):
+        upper, lower = slices(f"vertebrae_{level}"), slices(below if below == "sacrum" else f"vertebrae_{below}")
+        for side, sign in (("left", 1), ("right", -1)):
+            root = pelvis.structures[f"nerve_root_{level}_{side}"]
+            assert root.category == "neural" and root.source == "auto"
+            ks = np.flatnonzero(root.mask.any(axis=(1, 2)))
+            # the foramen: from the lower half of its vertebra down to the disc below (+-1 slice of 3 mm)
+            assert ks.min() >= lower.max() - 1 - 3 and ks.max() <= 0.5 * (upper.min() + upper.max()) + 1, (level, ks)
+            k = int(np.median(ks))
+            canal_x = np.argwhere(canal[k])[:, 1].mean()
+            lps_x = pelvis.case.ct.index_to_lps(np.array([[np.argwhere(root.mask[k])[:, 1].mean(), 0, k],
+                                                          [canal_x, 0, k]]))[:, 0]
+            assert sign * (lps_x[0] - lps_x[1]) > 8.0, "beside the canal, on its own side"
+
+
+def test_a_needle_into_the_l3_l4_foramen_is_a_stop_naming_the_exiting_l3_root(pelvis):
+    root = pelvis.structures["nerve_root_L3_left"]
+    kji = np.argwhere(root.mask).mean(axis=0)
+    centre = pelvis.case.ct.index_to_lps(kji[::-1])
+    _, found = _needle(pelvis, centre + [40, 60, 0], centre)  # from behind and the left (LPS +x +y)
+    assert found["nerve_root_L3_left"].severity is Severity.STOP
+
+
 def test_a_scan_without_sacrum_numbers_its_vertebrae_and_one_name_renames_them_all():
     from osteoplan.core.imaging.vertebrae import rename_levels
 
@@ -202,6 +231,9 @@ def test_the_level_correction_is_saved_with_the_plan_and_applied_when_it_opens(t
     assert {"vertebrae_L2", "vertebrae_L1"} <= names and not any(n.startswith("vertebrae_unknown") for n in names)
     assert "levels set by the user (vertebrae_unknown2 is L1)" in session.case.automatic.methods["vertebrae_L1"]
     assert session.structures["vertebrae_L1"].source == "auto"
+    # the nerve-root zones follow their vertebrae: the root of the vertebra renamed L1 is the L1 root
+    assert {"nerve_root_L1_left", "nerve_root_L1_right"} <= names
+    assert not any(n.startswith("nerve_root_unknown") for n in names)
     save_plan(session.plan, tmp_path / "again.json")
     assert load_plan(tmp_path / "again.json").plan.structures.level.level == "L1"
     with pytest.raises(ValueError, match="not an automatic vertebra"):

@@ -7,7 +7,7 @@ which label values are automatic, how each was found, and, per hazard category t
 missing, why (the verdicts then say "not checked" with that reason).
 
 Found today: the spinal canal (`imaging.spine`), the sacrum and the vertebrae with their levels
-(`imaging.vertebrae`), the lungs and gas-filled bowel as one structure of the air inside the body
+(`imaging.vertebrae`), the nerve-root zones of the foramina (`imaging.foramina`), the lungs and gas-filled bowel as one structure of the air inside the body
 (`imaging.air`), and on a contrast-enhanced CT the aorta and IVC (`imaging.vessels`); without
 contrast, vessels are not guessed and the verdicts say so.
 """
@@ -25,14 +25,17 @@ from osteoplan.core.imaging.io import LabelMap
 from osteoplan.core.imaging.air import find_air
 from osteoplan.core.imaging.anatomy import category_of
 from osteoplan.core.imaging.bone_fields import hu_bone_mask
+from osteoplan.core.imaging.foramina import REACH_MM, find_foramina, renamed_root
 from osteoplan.core.imaging.spine import analysis_grid, find_canal, on_ct_grid
-from osteoplan.core.imaging.vertebrae import disc_slices, name_vertebrae, rename_levels, sacrum_top, vertebra_masks
+from osteoplan.core.imaging.vertebrae import (Vertebra, disc_slices, name_vertebrae, rename_levels, sacrum_top,
+                                              vertebra_masks)
 from osteoplan.core.imaging.vessels import find_vessels
 from osteoplan.core.imaging.volume import SeriesInfo
 
 CANAL_NAME = "spinal_canal"
 AIR_NAME = "lung_or_bowel_air"  # visceral by the name map (lung*)
 CANAL_LABEL_PATTERNS = ("spinal_canal*", "dural_sac*", "thecal_sac*")  # a label map with these needs no automatic canal
+ROOT_LABEL_PATTERNS = ("nerve_root*", "*foramen*", "*foramina*")  # ... and with these no automatic root zones
 # what the air stands for: a label map with any of these needs no automatic lungs/bowel (a liver label does not)
 VISCERAL_LABEL_PATTERNS = ("lung*", "colon*", "small_bowel*", "duodenum*", "stomach*", "esophagus*", "urinary_bladder*",
                            "bowel*", "trachea*")
@@ -47,21 +50,32 @@ def _has_category(names, category: str) -> bool:
     return any(category_of(name) == category for name in names)
 
 
-def _vertebrae(grid, canal) -> list[tuple[str, np.ndarray, str]]:
-    """The vertebrae along the automatic canal, bottom to top (label values then rise up the spine)."""
+def _spine(grid, canal) -> tuple[list[Vertebra], np.ndarray, bool]:
+    """The vertebrae along the automatic canal, bottom to top, the CT's bone on the analysis grid, and whether
+    the levels were counted from the sacrum."""
     hu = sitk.GetArrayViewFromImage(grid)
     spacing = grid.GetSpacing()[0]
     first, last = min(canal.centres), max(canal.centres)
     bone = hu_bone_mask(hu, (spacing,) * 3, canal.grid_mask)
     sacrum = sacrum_top(bone, canal.centres, spacing)
-    sacrum_below = sacrum is not None
-    vertebrae = name_vertebrae(disc_slices(hu, canal.centres, spacing), first, last, sacrum, spacing)
+    return name_vertebrae(disc_slices(hu, canal.centres, spacing), first, last, sacrum, spacing), bone, sacrum is not None
+
+
+def _vertebra_structures(vertebrae, bone, canal, spacing, from_sacrum) -> list[tuple[str, np.ndarray, str]]:
     masks = vertebra_masks(bone, canal.grid_mask, canal.centres, vertebrae, spacing)
     how = ("levels counted up from the sacrum, found where the bone reaches the iliac bones (check them: a "
-           "transitional vertebra shifts them)" if sacrum_below
+           "transitional vertebra shifts them)" if from_sacrum
            else "levels unknown (no sacrum in the scan): name one and the others follow")
     return [(v.name, masks[v.name], f"automatic: between two discs of the "
              f"body's density along the canal; {how}") for v in vertebrae if v.name in masks]
+
+
+def _root_structures(vertebrae, bone, hu, canal, spacing) -> list[tuple[str, np.ndarray, str]]:
+    roots = find_foramina(bone, hu, canal.grid_mask, canal.centres, vertebrae, spacing)
+    method = ("automatic: the soft tissue that leaves the canal sideways between two pedicles (the foramen) and "
+              f"the root's first {REACH_MM:.0f} mm beyond the canal's side; named by the vertebra above the disc, "
+              "as the automatic levels count them (a zone where the root can be, not the root itself)")
+    return [(name, mask, method) for name, mask in sorted(roots.items())]
 
 
 def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None) -> Case:
@@ -74,7 +88,8 @@ def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None) -> 
     notes: list[str] = []
     grid = analysis_grid(case.ct)  # one resampling for every search
     canal = None
-    if not _has(present, CANAL_LABEL_PATTERNS) or not _has_category(present, "vascular"):
+    want_roots = not _has(present, ROOT_LABEL_PATTERNS)
+    if want_roots or not _has(present, CANAL_LABEL_PATTERNS) or not _has_category(present, "vascular"):
         canal = find_canal(case.ct, grid=grid, on_ct=False)  # the vessels are looked for in front of the spine
     if not _has(present, CANAL_LABEL_PATTERNS):
         if canal.grid_mask is not None and canal.grid_mask.any():
@@ -105,8 +120,17 @@ def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None) -> 
             if vessels.vena_cava is None:
                 notes.append("The IVC was not found (not enhanced: an arterial phase?); only the aorta is checked.")
     # after the vessels: an enhanced aorta reads like bone, and the first structure found keeps a voxel
-    if canal is not None and canal.grid_mask is not None and not _has(present, ("vertebrae_*", "sacrum*")):
-        found += _vertebrae(grid, canal)
+    if canal is not None and canal.grid_mask is not None:
+        spacing = grid.GetSpacing()[0]
+        vertebrae, bone, from_sacrum = _spine(grid, canal)
+        if not _has(present, ("vertebrae_*", "sacrum*")):
+            found += _vertebra_structures(vertebrae, bone, canal, spacing, from_sacrum)
+        if want_roots:
+            roots = _root_structures(vertebrae, bone, sitk.GetArrayViewFromImage(grid), canal, spacing)
+            found += roots
+            if not roots:
+                notes.append("No neural foramen was found beside the canal: the exiting nerve roots are not "
+                             "checked (only the canal is).")
     if not _has(present, VISCERAL_LABEL_PATTERNS):
         air = find_air(grid)
         if air.mask.any():
@@ -163,6 +187,8 @@ def relevel(case: Case, vertebra: str, level: str) -> Case:
         raise ValueError(f"{vertebra!r} is not an automatic vertebra of this case")
     chain = {v: n for v, n in found.found_as.items() if n.startswith("vertebrae_")}
     renamed = rename_levels(chain, value, level)
+    by_name = {found.found_as[v]: new for v, new in renamed.items()}
+    renamed |= {v: renamed_root(n, by_name) for v, n in found.found_as.items() if n.startswith("nerve_root_")}
     names = {**case.labels.names, **renamed}
     methods = {}
     for v, name in case.labels.names.items():
