@@ -20,15 +20,6 @@ from osteoplan.core.session import PlanSession
 from tests.conftest import shared_data_path
 
 
-@pytest.fixture(scope="module")
-def pelvis() -> PlanSession:
-    """The real 3 mm abdomen-pelvis CT as it arrives: no label map."""
-    ct = load_image(shared_data_path("ct_abdomen_pelvis_3mm", "ct.nii.gz")).volume
-    session = PlanSession(with_automatic_anatomy(Case(ct=ct, source="ct_abdomen_pelvis_3mm")))
-    session.prepare()
-    return session
-
-
 def _canal_slice_centre(session: PlanSession, k: int) -> np.ndarray:
     kji = np.argwhere(session.structures["spinal_canal"].mask[k])
     return session.case.ct.index_to_lps(np.array([*kji.mean(axis=0)[::-1], k], dtype=float))

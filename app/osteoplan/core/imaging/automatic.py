@@ -7,7 +7,8 @@ which label values are automatic, how each was found, and, per hazard category t
 missing, why (the verdicts then say "not checked" with that reason).
 
 Found today: the spinal canal (`imaging.spine`), the sacrum and the vertebrae with their levels
-(`imaging.vertebrae`), the nerve-root zones of the foramina (`imaging.foramina`), the lungs and gas-filled bowel as one structure of the air inside the body
+(`imaging.vertebrae`), the nerve-root zones of the foramina (`imaging.foramina`), beside the sacrum the
+femurs (head and neck) and the hip bones (`imaging.pelvis`), the lungs and gas-filled bowel as one structure of the air inside the body
 (`imaging.air`), and on a contrast-enhanced CT the aorta and IVC (`imaging.vessels`); without
 contrast, vessels are not guessed and the verdicts say so.
 """
@@ -22,6 +23,7 @@ import SimpleITK as sitk
 
 from osteoplan.core.imaging.case import AutomaticAnatomy, Case
 from osteoplan.core.imaging.io import LabelMap
+from osteoplan.core.imaging.pelvis import femur_mask, find_femoral_heads, hip_mask
 from osteoplan.core.imaging.air import find_air
 from osteoplan.core.imaging.anatomy import category_of
 from osteoplan.core.imaging.bone_fields import hu_bone_mask
@@ -61,13 +63,41 @@ def _spine(grid, canal) -> tuple[list[Vertebra], np.ndarray, bool]:
     return name_vertebrae(disc_slices(hu, canal.centres, spacing), first, last, sacrum, spacing), bone, sacrum is not None
 
 
-def _vertebra_structures(vertebrae, bone, canal, spacing, from_sacrum) -> list[tuple[str, np.ndarray, str]]:
-    masks = vertebra_masks(bone, canal.grid_mask, canal.centres, vertebrae, spacing)
+def _vertebra_structures(vertebrae, masks, from_sacrum) -> list[tuple[str, np.ndarray, str]]:
     how = ("levels counted up from the sacrum, found where the bone reaches the iliac bones (check them: a "
            "transitional vertebra shifts them)" if from_sacrum
            else "levels unknown (no sacrum in the scan): name one and the others follow")
     return [(v.name, masks[v.name], f"automatic: between two discs of the "
              f"body's density along the canal; {how}") for v in vertebrae if v.name in masks]
+
+
+def _pelvic_structures(grid, bone, vertebra_masks_, vertebrae, canal) -> tuple[list, list[str]]:
+    """The femurs (head and neck) and the hip bones beside the sacrum (`imaging.pelvis`), and notes on them."""
+    hu = sitk.GetArrayViewFromImage(grid)
+    spacing = grid.GetSpacing()[0]
+    sacrum = next(v for v in vertebrae if v.name == "sacrum")
+    canal_x = canal.centres[min(canal.centres)][1]
+    found, notes = [], []
+    taken = np.zeros(bone.shape, bool)
+    for mask in vertebra_masks_.values():
+        taken |= mask
+    for head in find_femoral_heads(hu, bone, sacrum.slices[1], canal_x, spacing):
+        femur = femur_mask(bone, head, spacing) & ~taken
+        taken |= femur
+        found.append((f"femur_{head.side}", femur,
+                      f"automatic: the head is the sphere that follows the hip joint (radius {head.radius_mm:.0f} mm, "
+                      f"joint {head.contrast_hu:.0f} HU darker than the bone either side), with the bone leaving it "
+                      "in the neck's direction (neck, trochanters, shaft where scanned)"))
+        if head.metal_hu is not None:
+            notes.append(f"Metal in the {head.side} femoral head (up to {head.metal_hu:.0f} HU): an arthroplasty? "
+                         f"The automatic femur_{head.side} is the implant's position; check it on the images.")
+    for side in ("left", "right"):
+        hip = hip_mask(bone, taken, side, sacrum.slices[1], canal_x, spacing)
+        if hip is not None:
+            found.append((f"hip_{side}", hip, "automatic: the largest piece of bone beside the sacrum on that side, "
+                          "without the vertebrae, the sacrum and the femur (ilium, ischium, pubis; the sacroiliac "
+                          "boundary is the sacrum's lateral reach)"))
+    return found, notes
 
 
 def _root_structures(vertebrae, bone, hu, canal, spacing) -> list[tuple[str, np.ndarray, str]]:
@@ -123,8 +153,13 @@ def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None) -> 
     if canal is not None and canal.grid_mask is not None:
         spacing = grid.GetSpacing()[0]
         vertebrae, bone, from_sacrum = _spine(grid, canal)
+        masks = vertebra_masks(bone, canal.grid_mask, canal.centres, vertebrae, spacing)
         if not _has(present, ("vertebrae_*", "sacrum*")):
-            found += _vertebra_structures(vertebrae, bone, canal, spacing, from_sacrum)
+            found += _vertebra_structures(vertebrae, masks, from_sacrum)
+        if from_sacrum and not _has(present, ("femur_*", "hip_*")):
+            pelvic, pelvic_notes = _pelvic_structures(grid, bone, masks, vertebrae, canal)
+            found += pelvic
+            notes += pelvic_notes
         if want_roots:
             roots = _root_structures(vertebrae, bone, sitk.GetArrayViewFromImage(grid), canal, spacing)
             found += roots
