@@ -41,9 +41,9 @@ def test_check_json_reports_the_bilateral_plan_without_stop(bilateral_session, t
     assert [t["id"] for t in report["trajectories"]] == ["t1", "t2"]
     for item in report["trajectories"]:
         assert set(item) == {"id", "kind", "device", "length_mm", "bone_path_mm", "skin_depth_mm", "tip_tissue",
-                             "angles_deg", "breach_grade", "spindles"}
+                             "tip_bone", "angles_deg", "breach_grade", "spindles"}
         assert item["kind"] == "transpedicular" and item["breach_grade"] == "A"
-        assert item["tip_tissue"] == "vertebrae_L2"
+        assert item["tip_tissue"] == "vertebrae_L2" and item["tip_bone"] == "cancellous"
         assert 5 < item["angles_deg"]["transverse"] < 15  # L2: about 5 degrees x level, medially
         assert item["bone_path_mm"] > 20 and item["skin_depth_mm"] > 50
         # the GUI shows the same numbers: both come from the session's readouts

@@ -29,6 +29,7 @@ from pathlib import Path
 from osteoplan import __version__
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.imaging.demo import DEMO_CASES
+from osteoplan.core.planning.readouts import describe_tip
 
 EXIT_STOP = 1  # `check`: the plan has a stop warning
 EXIT_BAD_INPUT = 2
@@ -282,7 +283,7 @@ def _check(args) -> int:
     for item in report["trajectories"]:
         skin = "-" if item["skin_depth_mm"] is None else f"{item['skin_depth_mm']:.1f} mm"
         print(f"  {item['id']} {item['kind']} {item['device']}: length {item['length_mm']:.1f} mm, in bone "
-              f"{item['bone_path_mm']:.1f} mm, skin depth {skin}, tip in {item['tip_tissue']}, angles transverse "
+              f"{item['bone_path_mm']:.1f} mm, skin depth {skin}, tip in {describe_tip(item['tip_tissue'], item['tip_bone'])}, angles transverse "
               f"{item['angles_deg']['transverse']:+.1f}° sagittal {item['angles_deg']['sagittal']:+.1f}°"
               + (f", breach grade {item['breach_grade']}" if item["breach_grade"] else ""))
         for spindle in item["spindles"]:

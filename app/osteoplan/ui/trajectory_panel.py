@@ -151,7 +151,7 @@ class TrajectoryPanel(QWidget):
         readout = self.session.readout(trajectory.id)
         state = self.session.state(trajectory.id)
         values = [trajectory.name or trajectory.id, trajectory.kind.value, None, _mm(readout.length_mm),
-                  _mm(readout.bone_path_mm), _mm(readout.skin_depth_mm), readout.tip_tissue,
+                  _mm(readout.bone_path_mm), _mm(readout.skin_depth_mm), readout.tip_description,
                   f"{readout.angles_deg['transverse']:+.1f}°", f"{readout.angles_deg['sagittal']:+.1f}°",
                   readout.breach_grade or "—"]
         for column, text in enumerate(values):
@@ -195,7 +195,7 @@ class TrajectoryPanel(QWidget):
         lines = [f"<b>{trajectory.label}</b> — {device.name}"
                  + ("" if device.verified else " <i>(illustrative device numbers)</i>"),
                  f"length {readout.length_mm:.1f} mm, in bone {readout.bone_path_mm:.1f} mm, "
-                 f"skin depth {_mm(readout.skin_depth_mm)}, tip in {readout.tip_tissue}"]
+                 f"skin depth {_mm(readout.skin_depth_mm)}, tip in {readout.tip_description}"]
         if readout.device_long_enough is False:
             lines.append(f"<span style='color:#c60'>The device ({_mm(device.length_mm)}) is too short to reach the "
                          "target from the skin.</span>")

@@ -84,10 +84,17 @@ def test_pedicle_templates_on_the_real_pelvis_ct_reach_the_body_through_bone():
             readout = session.engine.compute(path, device)
             grades.append(readout.breach_grade)
             bone_mm.append(readout.bone_path_mm)
-            tips.append(readout.tip_tissue)
+            tips.append(readout.tip_description)
+            # the same path stopped short, its tip at the posterior cortex it entered by: cortex
+            entry = np.asarray(path.entry_lps)
+            along = entry + np.linspace(0.0, 1.0, 400)[:, None] * (np.asarray(path.target_lps) - entry)
+            first_in_bone = along[np.argmax(session.engine.masks.fractions(along)[:, 1] >= 0.5)]
+            assert session.engine.bone_compartment_at(first_in_bone + 0.5 * path.axis) == "cortical"
+            assert session.engine.bone_compartment_at(path.entry_lps) is None, "the entry is not in bone"
     assert set(grades) <= {"A", "B"}
     assert min(bone_mm) >= 40.0  # was 22-31 mm when marrow read as soft tissue
-    assert set(tips) <= {"vertebrae_L3", "cancellous bone"}  # in the named (automatic) vertebra
+    # in the named (automatic) vertebra, in its cancellous body
+    assert set(tips) <= {"vertebrae_L3 (cancellous)", "cancellous bone"}
 
 
 def test_automatic_vertebrae_leave_the_femoral_neck_template_its_ct_bone():

@@ -45,11 +45,20 @@ class EnclosedCancellous(_Strict):
     source: str = Field(min_length=1)
 
 
+class CorticalShell(_Strict):
+    """A point of bone this close to the bone's surface is read as cortex (at CT resolution the thin cortex
+    and the bone under it are one), as is any bone voxel of the cortical class."""
+
+    depth_mm: float = Field(gt=0, le=5)
+    source: str = Field(min_length=1)
+
+
 class TissueClasses(_Strict):
     schema_version: int = Field(ge=1, le=1)
     description: str = ""
     classes: tuple[TissueClass, ...] = Field(min_length=1)
     enclosed_cancellous: EnclosedCancellous
+    cortical_shell: CorticalShell
 
     @model_validator(mode="after")
     def _contiguous_cover(self) -> "TissueClasses":

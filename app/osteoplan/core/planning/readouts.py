@@ -44,6 +44,7 @@ _DESCENT_TOLERANCE_MM = 0.01  # per sample: the needle still goes deeper into th
 # HU classes that, inside the bone mask, are osteoporotic cancellous bone (80-150 HU), not soft tissue
 LOW_DENSITY_CLASSES = frozenset(tissue_classes().by_id(c).name for c in ("soft_tissue", "fluid"))
 CANCELLOUS_NAME = tissue_classes().by_id("cancellous_bone").name
+CORTICAL_HU = tissue_classes().by_id("cortical_bone").hu_min
 GRADES = (("A", 0.0), ("B", 2.0), ("C", 4.0), ("D", 6.0))  # upper bounds (exclusive); E beyond
 
 
@@ -81,6 +82,17 @@ class TrajectoryReadout:
     # skin to target along the path's line, also when the entry lies inside the body (what
     # device_long_enough compares the device length with); None if no skin is found
     skin_to_target_mm: float | None = None
+    tip_bone: str | None = None  # "cortical" or "cancellous" when the tip is in bone (`ReadoutEngine.bone_compartment_at`)
+
+    @property
+    def tip_description(self) -> str:
+        """Where the tip is, for people: "vertebrae_L3 (cancellous)"."""
+        return describe_tip(self.tip_tissue, self.tip_bone)
+
+
+def describe_tip(tissue: str, bone: str | None) -> str:
+    """The tip's tissue with its bone compartment, unless the tissue's name already says it."""
+    return f"{tissue} ({bone})" if bone and bone not in tissue else tissue
 
 
 def breach_grade(breach_mm: float) -> str:
@@ -176,6 +188,19 @@ class ReadoutEngine:
                 return CANCELLOUS_NAME
         return name
 
+    def bone_compartment_at(self, point_lps, target_structure: str | None = None) -> str | None:
+        """"cortical" or "cancellous" for a point in bone, None elsewhere: cortical within the cortical shell's
+        depth of the bone's surface (resources/tissue_classes.json) or where the CT reads the cortical class."""
+        point = np.asarray(point_lps, dtype=float)
+        if self.masks.fractions(point[None, :])[0, 1] < 0.5:
+            return None
+        field = self.structures.field_near(point, target_structure)
+        depth = None if field is None else -float(field.sample(point[None, :])[0])  # > 0 inside the bone
+        hu = self.case.ct.value_at_lps(point)
+        cortical = (depth is not None and depth < tissue_classes().cortical_shell.depth_mm) or (
+            hu is not None and hu >= CORTICAL_HU)
+        return "cortical" if cortical else "cancellous"
+
     def prepare(self) -> None:
         """Build the case-wide masks now (else the first `compute` does)."""
         _ = self.masks, self.tissues, self.structures.boxes
@@ -205,6 +230,7 @@ class ReadoutEngine:
             spindles=tuple(self.spindle(trajectory, s.id) for s in trajectory.spindles),
             breach_direction=direction,
             skin_to_target_mm=skin_to_target,
+            tip_bone=self.bone_compartment_at(target, trajectory.target_structure),
         )
 
     # --- pieces -------------------------------------------------------------------------

@@ -22,6 +22,7 @@ def check_plan(session: PlanSession, plan_label: str) -> dict:
             "bone_path_mm": round(readout.bone_path_mm, 3),
             "skin_depth_mm": None if readout.skin_depth_mm is None else round(readout.skin_depth_mm, 3),
             "tip_tissue": readout.tip_tissue,
+            "tip_bone": readout.tip_bone,
             "angles_deg": {"transverse": round(readout.angles_deg["transverse"], 3),
                            "sagittal": round(readout.angles_deg["sagittal"], 3)},
             "breach_grade": readout.breach_grade,

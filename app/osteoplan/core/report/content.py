@@ -20,6 +20,7 @@ from typing import Callable, Literal
 
 from osteoplan import __version__
 from osteoplan.core.imaging.demo import is_builtin_image
+from osteoplan.core.planning.readouts import describe_tip
 from osteoplan.core.safety.structures import automatic_structures
 from osteoplan.core.safety.warnings import SEVERITY_ORDER, Severity
 
@@ -326,7 +327,7 @@ def _trajectory_sections(session, check: dict, warnings: list[dict]) -> list[Sec
             ("Skin depth", _mm(item["skin_depth_mm"])),
             ("Skin to target", _mm(readout.skin_to_target_mm)),
             ("Device long enough", {True: "yes", False: "NO", None: DASH}[readout.device_long_enough]),
-            ("Tip in", item["tip_tissue"]),
+            ("Tip in", describe_tip(item["tip_tissue"], item["tip_bone"])),
             ("Angles", f"transverse {item['angles_deg']['transverse']:+.1f}°, "
                        f"sagittal {item['angles_deg']['sagittal']:+.1f}°"),
             ("Breach grade", breach),
