@@ -80,3 +80,12 @@ def test_this_vertebra_is_l1_renames_the_automatic_vertebrae_in_one_action(windo
     assert "vertebrae_L1" in window.session.structures and window.session.plan.structures.level.level == "L1"
     assert window.plan_files.has_unsaved_changes
     qtbot.waitUntil(lambda: "vertebrae_L1" in panel._names, timeout=5000)
+    # one undo step takes the correction back, redo applies it again; the paths stay on the plan
+    window.session.history.undo()
+    names = set(window.session.case.labels.names.values())
+    assert "vertebrae_unknown2" in names and "vertebrae_L1" not in names
+    assert window.session.plan.structures.level is None
+    qtbot.waitUntil(lambda: "vertebrae_unknown2" in panel._names, timeout=5000)
+    window.session.history.redo()
+    assert "vertebrae_L1" in set(window.session.case.labels.names.values())
+    assert window.session.plan.structures.level.level == "L1"

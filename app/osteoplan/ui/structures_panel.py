@@ -4,6 +4,9 @@ threshold fill, add, delete). It shows the session and forwards edits; every edi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
@@ -25,6 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from osteoplan.core.errors import OsteoPlanError
+from osteoplan.core.imaging.case import Case
+from osteoplan.core.planning.plan import VertebraLevel
 from osteoplan.core.imaging.anatomy import structure_categories
 
 COLUMNS = ("Show", "", "Name", "Category", "Warn mm", "Stop mm", "In force", "Opacity")
@@ -34,6 +39,25 @@ DEFAULT_BRUSH_MM = 3.0
 def _threshold_text(value) -> str:
     return "" if value is None else f"{value:g}"
 
+
+
+@dataclass
+class LevelCorrection:
+    """An undoable "this vertebra is L3": `apply(case, correction)` installs the case named one way or the other."""
+
+    label: str
+    apply: Callable[[Case, VertebraLevel | None], None]
+    before: tuple[Case, VertebraLevel | None]
+    after: tuple[Case, VertebraLevel | None]
+
+    def do(self) -> None:
+        self.apply(*self.after)
+
+    def undo(self) -> None:
+        self.apply(*self.before)
+
+    def merge(self, later) -> bool:
+        return False
 
 class StructuresPanel(QWidget):
     def __init__(self, window, parent: QWidget | None = None) -> None:
@@ -191,7 +215,6 @@ class StructuresPanel(QWidget):
         """"This vertebra is L3" for the selected automatic vertebra (`level`: asked when None)."""
         from osteoplan.core.imaging.automatic import relevel
         from osteoplan.core.imaging.vertebrae import SPINE_LEVELS
-        from osteoplan.core.planning.plan import VertebraLevel
         from osteoplan.core.session import PlanSession
 
         session = self.window.session
@@ -208,12 +231,19 @@ class StructuresPanel(QWidget):
                                              choices.index(current) if current in choices else len(choices) - 1, False)
             if not ok:
                 return
-        case = relevel(session.case, original, level)
-        plan = session.plan
-        plan.structures = plan.structures.model_copy(update={"level": VertebraLevel(vertebra=original, level=level)})
-        self.window.set_case(case, PlanSession(case, plan, session.catalog, session.history, session.plan_path))
-        self.window.plan_files.mark_changed()
-        self.window.statusBar().showMessage(f"{original} is {level}: the other vertebrae renamed in order", 8000)
+        before = (session.case, session.plan.structures.level)
+        after = (relevel(session.case, original, level), VertebraLevel(vertebra=original, level=level))
+
+        def apply(case, correction) -> None:  # the case's names change: a new session on the same plan and history
+            current = self.window.session
+            plan = current.plan
+            plan.structures = plan.structures.model_copy(update={"level": correction})
+            self.window.set_case(case, PlanSession(case, plan, current.catalog, current.history, current.plan_path))
+            self.window.plan_files.mark_changed()
+
+        session.history.push(LevelCorrection(f"{original} is {level}", apply, before, after))
+        self.window.statusBar().showMessage(f"{original} is {level}: the other vertebrae renamed in order "
+                                            "(Edit > Undo takes it back)", 8000)
 
     def delete_selected(self) -> None:
         if self.selected_name is not None:
