@@ -17,7 +17,9 @@ coverage is the safety number: the automatic canal must hold the cord.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -143,15 +145,20 @@ def build_time(failures: list[str]) -> None:
     reference.SetOrigin(image.GetOrigin())
     reference.SetDirection(image.GetDirection())
     big = Volume.from_sitk(sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, -1024.0))
-    start = time.perf_counter()
-    case = with_automatic_anatomy(Case(ct=big, source="resampled"))
-    found = time.perf_counter()
-    case_structures(case)
-    done = time.perf_counter()
+    with tempfile.TemporaryDirectory() as cache:  # a first opening: nothing cached yet
+        os.environ["OSTEOPLAN_CACHE_DIR"] = cache
+        start = time.perf_counter()
+        case = with_automatic_anatomy(Case(ct=big, source="resampled"))
+        found = time.perf_counter()
+        case_structures(case)
+        done = time.perf_counter()
+        with_automatic_anatomy(Case(ct=big, source="resampled"))
+        reopened = time.perf_counter() - done
     total = done - start
-    print(f"\n512 x 512 x 400 CT ({' x '.join(f'{s:.2f}' for s in spacing)} mm): automatic canal, vessels and air "
+    print(f"\n512 x 512 x 400 CT ({' x '.join(f'{s:.2f}' for s in spacing)} mm): automatic structures "
           f"{found - start:.1f} s; + skin and bone {done - found:.1f} s; total {total:.1f} s "
-          f"(goal <= {GOALS['build time s']:.0f} s, off the UI thread)")
+          f"(goal <= {GOALS['build time s']:.0f} s, off the UI thread); reopened (from the cache) "
+          f"{reopened:.1f} s instead of {found - start:.1f} s")
     if total > GOALS["build time s"]:
         failures.append(f"building the automatic structures took {total:.1f} s")
 

@@ -1,4 +1,4 @@
-"""Locate the data files under the project's `resources/` folder.
+"""Locate the data files under the project's `resources/` folder, and the user's cache folder.
 
 A wheel ships them as the package ``osteoplan.resources``; a source checkout or
 editable install reads them from ``resources/`` beside ``app/``.
@@ -7,14 +7,24 @@ editable install reads them from ``resources/`` beside ``app/``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, TypeVar
 
+import platformdirs
 from pydantic import BaseModel, ValidationError
 
 from osteoplan.core.errors import ResourceError
 
 Model = TypeVar("Model", bound=BaseModel)
+ENV_CACHE_DIR = "OSTEOPLAN_CACHE_DIR"
+
+
+def user_cache_root() -> Path:
+    """Where OsteoPlan keeps what it can rebuild (demo cases, automatic structures): ``$OSTEOPLAN_CACHE_DIR``
+    if set, else the per-user cache folder."""
+    root = os.environ.get(ENV_CACHE_DIR)
+    return Path(root) if root else Path(platformdirs.user_cache_dir("osteoplan"))
 
 
 def resources_dir() -> Path:

@@ -313,7 +313,7 @@ def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
             names = loaded.plan.labels.names if loaded.plan.labels else None
             case = case.with_labels(load_label_map(loaded.labels_path, names, reference=case.ct))
         level = loaded.plan.structures.level  # the user's correction of the automatic levels
-        case = with_automatic_anatomy(case, (level.vertebra, level.level) if level else None)
+        case = with_automatic_anatomy(case, (level.vertebra, level.level) if level else None, progress)
     if loaded.plan.structures.masks and loaded.plan.structure_masks is None:
         from osteoplan.core.errors import LoadError
         from osteoplan.core.files.structure_masks import read_structure_masks

@@ -105,8 +105,8 @@ def open_image(window: "PlanningWindow", path: str, series_uid: str | None = Non
 
     def work(progress) -> Case:  # in the worker: reading, then the structures a CT arrives without
         result = load_image(path, series_uid, progress)
-        progress(1.0, "Finding the spinal canal…")
-        return with_automatic_anatomy(Case(ct=result.volume, source=str(path), warnings=tuple(result.warnings)))
+        return with_automatic_anatomy(Case(ct=result.volume, source=str(path), warnings=tuple(result.warnings)),
+                                      progress=progress)
 
     def loaded(case: Case) -> None:
         window.set_case(case)
@@ -140,7 +140,7 @@ def open_label_map(window: "PlanningWindow", path: str) -> BackgroundTask:
         from osteoplan.core.imaging.automatic import with_automatic_anatomy
 
         labels = load_label_map(path, reference=case.ct, progress=progress)
-        return labels, with_automatic_anatomy(case.with_labels(labels))  # what the labels lack, found again
+        return labels, with_automatic_anatomy(case.with_labels(labels), progress=progress)  # what they lack
 
     return run_task(window, f"Loading label map {path}…", work, lambda found: loaded(*found))
 

@@ -16,23 +16,25 @@ contrast, vessels are not guessed and the verdicts say so.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import SimpleITK as sitk
 
 from osteoplan.core.imaging.case import AutomaticAnatomy, Case
+from osteoplan.core.imaging.anatomy_cache import FoundAnatomy, cached_anatomy
 from osteoplan.core.imaging.io import LabelMap
+from osteoplan.core.imaging.io.common import ProgressCallback, report
 from osteoplan.core.imaging.pelvis import femur_mask, find_femoral_heads, hip_mask
 from osteoplan.core.imaging.air import find_air
 from osteoplan.core.imaging.anatomy import category_of
 from osteoplan.core.imaging.bone_fields import hu_bone_mask
 from osteoplan.core.imaging.foramina import REACH_MM, find_foramina, renamed_root
-from osteoplan.core.imaging.spine import analysis_grid, find_canal, on_ct_grid
+from osteoplan.core.imaging.spine import analysis_grid, analysis_reference, find_canal, on_ct_grid
 from osteoplan.core.imaging.vertebrae import (Vertebra, disc_slices, name_vertebrae, rename_levels, sacrum_top,
                                               vertebra_masks)
 from osteoplan.core.imaging.vessels import find_vessels
-from osteoplan.core.imaging.volume import SeriesInfo
+from osteoplan.core.imaging.volume import SeriesInfo, Volume
 
 CANAL_NAME = "spinal_canal"
 AIR_NAME = "lung_or_bowel_air"  # visceral by the name map (lung*)
@@ -108,31 +110,50 @@ def _root_structures(vertebrae, bone, hu, canal, spacing) -> list[tuple[str, np.
     return [(name, mask, method) for name, mask in sorted(roots.items())]
 
 
-def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None) -> Case:
-    """`case` with the automatic structures its labels lack added to its label map (see the module docstring);
-    `level`: (a vertebra's name as found, its level), the user's correction of the automatic levels."""
-    names = dict(case.labels.names) if case.labels is not None else {}
-    present = list(names.values())
+@dataclass(frozen=True)
+class Wanted:
+    """What the label map lacks, so what is looked for: the search depends on these and on the CT only."""
+
+    canal: bool
+    neural_labelled: bool  # some neural structure is labelled (a missing canal is then a partial gap)
+    vascular: bool
+    vertebrae: bool
+    pelvis: bool
+    roots: bool
+    visceral: bool
+
+    @classmethod
+    def for_names(cls, present) -> "Wanted":
+        present = list(present)
+        return cls(canal=not _has(present, CANAL_LABEL_PATTERNS), neural_labelled=_has_category(present, "neural"),
+                   vascular=not _has_category(present, "vascular"), vertebrae=not _has(present, ("vertebrae_*", "sacrum*")),
+                   pelvis=not _has(present, ("femur_*", "hip_*")), roots=not _has(present, ROOT_LABEL_PATTERNS),
+                   visceral=not _has(present, VISCERAL_LABEL_PATTERNS))
+
+
+def find_anatomy(ct: Volume, wanted: Wanted, progress: ProgressCallback | None = None) -> FoundAnatomy:
+    """Look for the structures `wanted` on `ct` (see the module docstring)."""
     found: list[tuple[str, np.ndarray, str]] = []  # (name, mask, method)
     unchecked: list[tuple[str, str]] = []
     notes: list[str] = []
-    grid = analysis_grid(case.ct)  # one resampling for every search
+    report(progress, 0.0, "Finding the spinal canal…")
+    grid = analysis_grid(ct)  # one resampling for every search
     canal = None
-    want_roots = not _has(present, ROOT_LABEL_PATTERNS)
-    if want_roots or not _has(present, CANAL_LABEL_PATTERNS) or not _has_category(present, "vascular"):
-        canal = find_canal(case.ct, grid=grid, on_ct=False)  # the vessels are looked for in front of the spine
-    if not _has(present, CANAL_LABEL_PATTERNS):
+    if wanted.roots or wanted.canal or wanted.vascular:
+        canal = find_canal(ct, grid=grid, on_ct=False)  # the vessels are looked for in front of the spine
+    if wanted.canal:
         if canal.grid_mask is not None and canal.grid_mask.any():
             low, high = canal.extent_mm or (0.0, 0.0)
             found.append((CANAL_NAME, canal.grid_mask, f"automatic: the vertebral ring's enclosed hole in {canal.anchors} "
                           f"slices, joined along the spine (z {low:.0f} to {high:.0f} mm)"))
-        elif not _has_category(present, "neural"):
+        elif not wanted.neural_labelled:
             unchecked.append(("neural", f"no spinal canal: {canal.reason}"))
             notes.append(f"Automatic neural structures are unavailable: {canal.reason}.")
         else:
             unchecked.append(("neural", f"partly: no spinal canal ({canal.reason}); only the labelled neural "
                                         "structures are checked, not the cauda equina below the cord's end"))
-    if not _has_category(present, "vascular"):
+    if wanted.vascular:
+        report(progress, 0.2, "Looking for the aorta and IVC…")
         vessels = find_vessels(grid, canal.centres) if canal is not None and canal.centres else None
         if vessels is None:
             unchecked.append(("vascular", "no aorta, IVC or other vessel in the label map, and no spine on the CT to "
@@ -151,22 +172,26 @@ def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None) -> 
                 notes.append("The IVC was not found (not enhanced: an arterial phase?); only the aorta is checked.")
     # after the vessels: an enhanced aorta reads like bone, and the first structure found keeps a voxel
     if canal is not None and canal.grid_mask is not None:
+        report(progress, 0.35, "Finding the vertebrae and their levels…")
         spacing = grid.GetSpacing()[0]
         vertebrae, bone, from_sacrum = _spine(grid, canal)
         masks = vertebra_masks(bone, canal.grid_mask, canal.centres, vertebrae, spacing)
-        if not _has(present, ("vertebrae_*", "sacrum*")):
+        if wanted.vertebrae:
             found += _vertebra_structures(vertebrae, masks, from_sacrum)
-        if from_sacrum and not _has(present, ("femur_*", "hip_*")):
+        if from_sacrum and wanted.pelvis:
+            report(progress, 0.55, "Finding the femoral heads and the hip bones…")
             pelvic, pelvic_notes = _pelvic_structures(grid, bone, masks, vertebrae, canal)
             found += pelvic
             notes += pelvic_notes
-        if want_roots:
+        if wanted.roots:
+            report(progress, 0.7, "Finding the neural foramina…")
             roots = _root_structures(vertebrae, bone, sitk.GetArrayViewFromImage(grid), canal, spacing)
             found += roots
             if not roots:
                 notes.append("No neural foramen was found beside the canal: the exiting nerve roots are not "
                              "checked (only the canal is).")
-    if not _has(present, VISCERAL_LABEL_PATTERNS):
+    if wanted.visceral:
+        report(progress, 0.8, "Finding the lungs and bowel gas…")
         air = find_air(grid)
         if air.mask.any():
             found.append((AIR_NAME, air.mask,
@@ -177,21 +202,37 @@ def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None) -> 
                          "loops are not checked.")
         else:
             unchecked.append(("visceral", "no lung or bowel in the label map, and no air inside the body on the CT"))
-    if not found:
-        return replace(case, automatic=AutomaticAnatomy(frozenset(), {}, tuple(unchecked), tuple(notes)))
+    on_grid = None
+    if found:  # one label array, first found first (they hardly overlap): one resampling onto the CT later
+        if len(found) > np.iinfo(np.uint16).max:
+            raise ValueError("too many automatic structures")
+        on_grid = np.zeros(found[0][1].shape, np.uint16)
+        for offset, (_, mask, _) in enumerate(found, start=1):
+            on_grid[mask & (on_grid == 0)] = offset
+    return FoundAnatomy(on_grid, tuple((name, method) for name, _, method in found), tuple(unchecked), tuple(notes))
+
+
+def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None,
+                           progress: ProgressCallback | None = None) -> Case:
+    """`case` with the automatic structures its labels lack added to its label map (see the module docstring);
+    `level`: (a vertebra's name as found, its level), the user's correction of the automatic levels. What is
+    found on a CT is kept in the user's cache by the CT's content hash (`imaging.anatomy_cache`)."""
+    names = dict(case.labels.names) if case.labels is not None else {}
+    reference = analysis_reference(case.ct)
+    found = cached_anatomy(case.ct, Wanted.for_names(names.values()), reference.GetSize()[::-1], find_anatomy, progress)
+    notes = list(found.notes)
+    if found.on_grid is None:
+        return replace(case, automatic=AutomaticAnatomy(frozenset(), {}, found.unchecked, tuple(notes)))
+    report(progress, 0.9, "Adding the automatic structures…")
     labels = case.labels.volume.array if case.labels is not None else np.zeros(case.ct.array.shape, np.uint8)
     start = int(max(names, default=0))
-    if start + len(found) > np.iinfo(np.uint16).max:
+    if start + len(found.entries) > np.iinfo(np.uint16).max:
         raise ValueError("too many labels to add the automatic structures")
-    # the masks are on the analysis grid: one label array, first found first (they hardly overlap), one resampling
-    on_grid = np.zeros(found[0][1].shape, np.uint16)
-    for offset, (_, mask, _) in enumerate(found, start=1):
-        on_grid[mask & (on_grid == 0)] = offset
-    on_ct = on_ct_grid(on_grid, grid, case.ct)
+    on_ct = on_ct_grid(found.on_grid, reference, case.ct)
     merged = labels.astype(np.uint16 if labels.dtype.itemsize < 2 else labels.dtype, copy=True)
     free = labels == 0  # the user's labels win where they exist
     values, methods = set(), {}
-    for offset, (name, _, method) in enumerate(found, start=1):
+    for offset, (name, method) in enumerate(found.entries, start=1):
         value = start + offset
         merged[free & (on_ct == offset)] = value
         names[value], methods[name] = name, method
@@ -200,7 +241,7 @@ def with_automatic_anatomy(case: Case, level: tuple[str, str] | None = None) -> 
                       description="label map + automatic structures", modality="SEG")
     label_map = LabelMap(case.ct.with_array(merged, info), names)
     found_as = {value: names[value] for value in values}
-    automatic = AutomaticAnatomy(frozenset(values), methods, tuple(unchecked), tuple(notes), found_as)
+    automatic = AutomaticAnatomy(frozenset(values), methods, found.unchecked, tuple(notes), found_as)
     found_case = replace(case, labels=label_map, automatic=automatic)
     if level is not None:
         try:

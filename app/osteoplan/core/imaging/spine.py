@@ -53,7 +53,12 @@ class CanalResult:
 
 def analysis_grid(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM) -> sitk.Image:
     """The CT resampled (linear, HU) onto an LPS-aligned grid covering it: axes [z, y, x] in numpy order."""
-    image = ct.to_sitk()
+    return sitk.Resample(ct.to_sitk(), analysis_reference(ct, spacing_mm), sitk.Transform(), sitk.sitkLinear,
+                         -1024.0, sitk.sitkInt16)
+
+
+def analysis_reference(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM) -> sitk.Image:
+    """The analysis grid's geometry (an empty int16 image): LPS-aligned, covering the CT."""
     size = np.asarray(ct.size, dtype=float)
     corners = np.array([[i, j, k] for i in (0, size[0] - 1) for j in (0, size[1] - 1) for k in (0, size[2] - 1)])
     points = ct.index_to_lps(corners)
@@ -63,7 +68,7 @@ def analysis_grid(ct: Volume, spacing_mm: float = ANALYSIS_SPACING_MM) -> sitk.I
     reference = sitk.Image([int(v) for v in count], sitk.sitkInt16)
     reference.SetSpacing([spacing] * 3)
     reference.SetOrigin([float(v) for v in low])
-    return sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkInt16)
+    return reference
 
 
 def _empty_like(ct: Volume) -> sitk.Image:

@@ -22,21 +22,19 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 import SimpleITK as sitk
 
 from osteoplan.core.imaging.volume import Volume
+from osteoplan.core.resources import user_cache_root
 
 from .generate import GENERATOR_VERSION, PhantomCase, build_phantom, series_info
 
-ENV_CACHE_DIR = "OSTEOPLAN_CACHE_DIR"
 STALE_AFTER_S = 3600.0
 
 
 def default_cache_dir() -> Path:
     """``$OSTEOPLAN_CACHE_DIR/phantoms`` if set, else the per-user cache folder's ``phantoms``."""
-    root = os.environ.get(ENV_CACHE_DIR)
-    return Path(root if root else platformdirs.user_cache_dir("osteoplan")) / "phantoms"
+    return user_cache_root() / "phantoms"
 
 
 def cache_stem(case: str, spacing_mm: float) -> str:
