@@ -89,3 +89,22 @@ def test_this_vertebra_is_l1_renames_the_automatic_vertebrae_in_one_action(windo
     window.session.history.redo()
     assert "vertebrae_L1" in set(window.session.case.labels.names.values())
     assert window.session.plan.structures.level.level == "L1"
+
+
+def test_structures_menu_runs_totalsegmentator_and_adds_its_named_structures(window, qtbot, tmp_path, monkeypatch):
+    from osteoplan.ui import loading
+    from tests.fixtures import fake_totalsegmentator
+
+    monkeypatch.setenv("OSTEOPLAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no TotalSegmentator: the menu item says how to install it
+    window.segment_with_totalsegmentator_dialog()
+    assert window.last_message[0] == "TotalSegmentator is not installed"
+    assert "pip install TotalSegmentator" in window.last_message[1]
+    menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Structures")
+    assert "Segment with &TotalSegmentator…" in [a.text() for a in menu.actions()]
+    (tmp_path / "bin").mkdir()
+    fake_totalsegmentator.install(tmp_path / "bin", monkeypatch)
+    loading.segment_with_totalsegmentator(window, fast=True)
+    qtbot.waitUntil(lambda: "esophagus" in window.session.structures, timeout=60000)
+    assert window.session.structures["esophagus"].category == "visceral"
+    assert window.session.plan.labels.path.startswith(str(tmp_path / "data" / "totalsegmentator"))

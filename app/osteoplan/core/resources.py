@@ -1,4 +1,4 @@
-"""Locate the data files under the project's `resources/` folder, and the user's cache folder.
+"""Locate the data files under the project's `resources/` folder, and the user's cache and data folders.
 
 A wheel ships them as the package ``osteoplan.resources``; a source checkout or
 editable install reads them from ``resources/`` beside ``app/``.
@@ -18,6 +18,7 @@ from osteoplan.core.errors import ResourceError
 
 Model = TypeVar("Model", bound=BaseModel)
 ENV_CACHE_DIR = "OSTEOPLAN_CACHE_DIR"
+ENV_DATA_DIR = "OSTEOPLAN_DATA_DIR"
 
 
 def user_cache_root() -> Path:
@@ -25,6 +26,13 @@ def user_cache_root() -> Path:
     if set, else the per-user cache folder."""
     root = os.environ.get(ENV_CACHE_DIR)
     return Path(root) if root else Path(platformdirs.user_cache_dir("osteoplan"))
+
+
+def user_data_root() -> Path:
+    """Where OsteoPlan keeps the user's files it made (autosaves, TotalSegmentator's label maps):
+    ``$OSTEOPLAN_DATA_DIR`` if set, else the per-user data folder."""
+    root = os.environ.get(ENV_DATA_DIR)
+    return Path(root) if root else Path(platformdirs.user_data_dir("osteoplan", appauthor=False))
 
 
 def resources_dir() -> Path:

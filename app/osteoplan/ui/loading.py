@@ -148,3 +148,18 @@ def open_label_map(window: "PlanningWindow", path: str) -> BackgroundTask:
 def open_demo(window: "PlanningWindow", name: str) -> BackgroundTask:
     return run_task(window, f"Preparing the {name} demo case (first time only: a few seconds)…",
                     lambda progress: load_demo_case(name), window.set_case)
+
+
+def segment_with_totalsegmentator(window: "PlanningWindow", fast: bool) -> BackgroundTask:
+    """Run the user's TotalSegmentator on the open CT in the background (Cancel stops it), then load its label map
+    as File > Open label map does."""
+    from osteoplan.core.imaging.io.totalsegmentator_run import output_path_for
+    from osteoplan.core.imaging.io.totalsegmentator_run import segment_with_totalsegmentator as run
+
+    ct, cancel = window.case.ct, threading.Event()
+
+    def work(progress):
+        return run(ct, output_path_for(ct, fast), fast=fast, progress=progress, cancel=cancel)
+
+    return run_task(window, "Segmenting with TotalSegmentator…", work, lambda path: open_label_map(window, str(path)),
+                    cancel=cancel)

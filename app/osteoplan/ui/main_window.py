@@ -317,6 +317,28 @@ class MainWindow(QMainWindow):
         if path:
             loading.open_label_map(self, path)
 
+    def segment_with_totalsegmentator_dialog(self) -> None:
+        """Structures > Segment with TotalSegmentator: how to install it, or the choice of model, then the run."""
+        from osteoplan.core.imaging.io.totalsegmentator_run import INSTALL_HINT, totalsegmentator_command
+
+        if self.case is None:
+            self.show_message("No image", "Open a CT before segmenting it.")
+            return
+        if totalsegmentator_command() is None:
+            self.show_message("TotalSegmentator is not installed", INSTALL_HINT, QMessageBox.Icon.Information)
+            return
+        ask = QMessageBox(QMessageBox.Icon.Question, "Segment with TotalSegmentator",
+                          "Run TotalSegmentator on this CT? Its structures are added as a label map (they win over "
+                          "the automatic ones). The fast model (3 mm) takes minutes on a CPU; the full model is more "
+                          "precise and much slower without a GPU. TotalSegmentator downloads its model weights "
+                          "the first time it runs.", QMessageBox.StandardButton.Cancel, self)
+        fast_button = ask.addButton("Fast (--fast)", QMessageBox.ButtonRole.AcceptRole)
+        full_button = ask.addButton("Full model", QMessageBox.ButtonRole.AcceptRole)
+        ask.setDefaultButton(fast_button)
+        ask.exec()
+        if ask.clickedButton() in (fast_button, full_button):
+            loading.segment_with_totalsegmentator(self, fast=ask.clickedButton() is fast_button)
+
     def open_path(self, path: str, series_uid: str | None = None) -> None:
         """Open a CT (DICOM folder or image file), or a plan file (.json)."""
         if not self.plan_files.confirm_discard():

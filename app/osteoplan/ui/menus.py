@@ -23,6 +23,7 @@ def build_menus(window: "PlanningWindow") -> None:
     _file_menu(window)
     _edit_menu(window)
     _plan_menu(window)
+    _structures_menu(window)
     _view_menu(window)
     help_menu = window.menuBar().addMenu("&Help")
     help_menu.addAction("&Keyboard shortcuts", QKeySequence("Ctrl+/"), lambda: shortcuts.show_shortcuts(window))
@@ -75,6 +76,16 @@ def refresh_recent_menu(window: "PlanningWindow") -> None:
     for path in recent:
         window._recent_menu.addAction(path, lambda path=path: window.open_path(path)).setToolTip(f"Open {path} again")
     window._recent_menu.setEnabled(bool(recent))
+
+
+def _structures_menu(window: "PlanningWindow") -> None:
+    menu = window.menuBar().addMenu("&Structures")
+    menu.addAction("Open &label map…", window.open_label_map_dialog).setToolTip(
+        "Add a label map on the CT's grid, or a folder of one mask per structure (TotalSegmentator's outputs are read "
+        "natively)")
+    menu.addAction("Segment with &TotalSegmentator…", window.segment_with_totalsegmentator_dialog).setToolTip(
+        "Run the TotalSegmentator installed on this computer on the CT (in the background) and add its structures; "
+        "says how to install it when it is not")
 
 
 def _edit_menu(window: "PlanningWindow") -> None:

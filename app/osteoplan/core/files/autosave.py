@@ -26,12 +26,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.files.atomic import atomic_write_text
 from osteoplan.core.files.plan_file import LoadedPlan, load_plan, plan_to_dict, resolve_plan_path
 from osteoplan.core.planning.plan import Plan
+from osteoplan.core.resources import user_data_root
 
 try:  # POSIX
     import fcntl
@@ -39,7 +38,6 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
     import msvcrt
 
-DATA_DIR_ENV = "OSTEOPLAN_DATA_DIR"
 PLAN_SUFFIX = ".plan.json"
 META_SUFFIX = ".meta.json"
 LOCK_SUFFIX = ".lock"
@@ -51,8 +49,7 @@ class AutosaveError(OsteoPlanError):
 
 
 def data_dir() -> Path:
-    override = os.environ.get(DATA_DIR_ENV)
-    return Path(override) if override else Path(platformdirs.user_data_dir("osteoplan", appauthor=False))
+    return user_data_root()
 
 
 def autosave_dir() -> Path:
