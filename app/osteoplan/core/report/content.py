@@ -14,6 +14,7 @@ image's content hash still ties it to the CT.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
@@ -137,6 +138,49 @@ def _person_name(text: str) -> str:
     return f"{parts[0]}, {given}" if given else parts[0]
 
 
+WITHHELD = "[withheld]"
+MIN_WITHHELD_LENGTH = 3  # shorter path parts ("ct", "a") are not names, and would garble the text
+
+
+def identifying_words(session) -> list[str]:
+    """What a de-identified report must not contain: the paths of the image, label map and plan, every folder and
+    file name in them (and a file's stem), the patient's name parts, ID and dates; longest first."""
+    info = session.case.ct.info
+    paths = [session.plan.image.path, session.case.source, info.path, str(session.plan_path or "")]
+    if session.plan.labels is not None:
+        paths.append(session.plan.labels.path)
+    words: set[str] = set()
+    for text in filter(None, paths):
+        if is_builtin_image(text):
+            continue
+        words.add(text)
+        for part in re.split(r"[\\/]+", text):
+            words |= {part, part.split(".")[0]}
+    for field_ in (info.patient_name, info.patient_id):
+        words |= {field_.strip(), *re.split(r"[\^\s,]+", field_)}
+    for date in (info.birth_date, info.study_date):
+        if len(date) == 8 and date.isdigit():
+            words |= {date, f"{date[:4]}-{date[4:6]}-{date[6:]}", f"{date[6:]}/{date[4:6]}/{date[:4]}"}
+    return sorted((w for w in words if len(w.strip()) >= MIN_WITHHELD_LENGTH), key=len, reverse=True)
+
+
+def deidentified(text: str, words: list[str]) -> str:
+    """`text` with each of `words` (whole words, any case) replaced by WITHHELD."""
+    for word in words:
+        text = re.sub(rf"(?<![\w]){re.escape(word)}(?![\w])", WITHHELD, text, flags=re.IGNORECASE)
+    return text
+
+
+def report_case_title(session, identify: bool) -> str:
+    """The case's name on the report: its title when identified; else its description, withheld words removed, or
+    the modality (never a file path: the title falls back to one when the image has no description)."""
+    if identify:
+        return session.case.title
+    info = session.case.ct.info
+    description = deidentified(info.description, identifying_words(session)) if info.description else ""
+    return description or f"{info.modality or 'CT'} (no description)"
+
+
 def _severity_key(warning: dict) -> int:
     return -SEVERITY_ORDER[Severity(warning["severity"])]
 
@@ -162,16 +206,33 @@ def build_report(session, identify: bool = False, progress: Callable[[float, str
     step(0.8, "Assembling the report…")
     now = now or _dt.datetime.now().astimezone()
     warnings = sorted(check["warnings"], key=_severity_key)
-    sections = [_case_section(session, identify, now, label), _plan_overview(session, check, warnings),
+    image_changed = _image_changed(session)
+    sections = [_case_section(session, identify, now, label, image_changed), _plan_overview(session, check, warnings),
                 _warnings_section(warnings), _views_section(check), *_trajectory_sections(session, check, warnings)]
     if session.plan.ablations or session.plan.injections:
         sections += _simulation_sections(session, ablation, cement, warnings)
     if session.plan.trajectories:  # the devices and models it uses
         sections.append(_catalog_section(session))
     return ReportContent(
-        title="Percutaneous treatment plan", case_title=session.case.title, identified=identify,
+        title="Percutaneous treatment plan", case_title=report_case_title(session, identify), identified=identify,
         generated_at=now.strftime("%Y-%m-%d %H:%M %Z").strip(), version=__version__,
-        verdict=_verdict(warnings, check["hazards"]), sections=tuple(sections))
+        verdict=_verdict(warnings, check["hazards"], image_changed), sections=tuple(sections))
+
+
+IMAGE_CHANGED = ("The CT is not the one this plan was made on: its voxels or geometry changed since the plan was saved "
+                 "(its content hash differs from the one the plan recorded). The paths may no longer lie where they "
+                 "were planned: check every one on the images before relying on this report.")
+
+
+def _image_changed(session) -> tuple[str, str] | None:
+    """(recorded hash, the CT's hash) when the plan recorded a content hash its CT no longer has, else None."""
+    from osteoplan.core.imaging.content_hash import volume_content_hash
+
+    recorded = session.plan.image.content_hash
+    if not recorded:
+        return None
+    actual = volume_content_hash(session.case.ct)
+    return None if actual == recorded else (recorded, actual)
 
 
 def _plan_label(session, identify: bool, plan_label: str | None = None) -> str:
@@ -182,11 +243,14 @@ def _plan_label(session, identify: bool, plan_label: str | None = None) -> str:
     return "(unsaved plan)" if session.plan_path is None else str(Path(session.plan_path).resolve())
 
 
-def _verdict(warnings: list[dict], hazards: dict) -> Paragraph:
-    """The first page's verdict; what was not checked is said there, and such a verdict is never green."""
+def _verdict(warnings: list[dict], hazards: dict, image_changed=None) -> Paragraph:
+    """The first page's verdict; what was not checked is said there, and such a verdict is never green; a CT
+    that changed since the plan was saved makes it a stop."""
     counts = {s: sum(w["severity"] == s.value for w in warnings) for s in Severity}
     summary = f"{counts[Severity.STOP]} stop, {counts[Severity.WARN]} warn, {counts[Severity.INFO]} info"
     not_checked = "".join(f" Not checked: {u['category']} ({u['reason']})." for u in hazards["unchecked"])
+    if image_changed is not None:
+        return Paragraph(f"STOP: {IMAGE_CHANGED} Warnings on this CT: {summary}.{not_checked}", "stop")
     if counts[Severity.STOP]:
         return Paragraph(f"STOP: the plan has at least one stop warning ({summary}). Review the warnings before "
                          f"treating.{not_checked}", "stop")
@@ -213,7 +277,7 @@ def _cement_report(session) -> dict:
     return injection_report(session)
 
 
-def _case_section(session, identify: bool, now: _dt.datetime, plan_label: str) -> Section:
+def _case_section(session, identify: bool, now: _dt.datetime, plan_label: str, image_changed=None) -> Section:
     from osteoplan.core.imaging.content_hash import volume_content_hash
 
     ct = session.case.ct
@@ -230,13 +294,16 @@ def _case_section(session, identify: bool, now: _dt.datetime, plan_label: str) -
         tones["Patient identity"] = "info"
     builtin = is_builtin_image(image_ref.path)
     rows += [
-        ("Image", session.case.title),
+        ("Image", report_case_title(session, identify)),
         ("Image source", image_ref.path if (identify or builtin) else "withheld (file paths can name the patient)"),
         ("Modality", info.modality or DASH),
         ("Size", " × ".join(str(n) for n in ct.size) + " voxels"),
         ("Spacing", " × ".join(f"{s:.3g}" for s in ct.spacing) + " mm"),
-        ("Content hash", image_ref.content_hash or volume_content_hash(ct)),
+        ("Content hash", image_changed[1] if image_changed else image_ref.content_hash or volume_content_hash(ct)),
     ]
+    if image_changed:
+        rows.append(("Hash the plan recorded", f"{image_changed[0]} — NOT this CT"))
+        tones["Hash the plan recorded"] = "stop"
     if identify and info.uid:
         rows.append(("Series UID", info.uid))
     found_on_ct = session.case.automatic.values if session.case.automatic is not None else frozenset()
@@ -252,8 +319,12 @@ def _case_section(session, identify: bool, now: _dt.datetime, plan_label: str) -
              ("Report date", now.strftime("%Y-%m-%d %H:%M %Z").strip()),
              ("OsteoPlan version", __version__)]
     blocks: list[Block] = [KeyValues(tuple(rows), tones)]
+    if image_changed:
+        blocks.insert(0, Paragraph(IMAGE_CHANGED, "stop"))
     if session.case.warnings:
-        blocks.append(Paragraph("Loaded with warnings: " + " ".join(session.case.warnings), "warn"))
+        loaded = " ".join(session.case.warnings)
+        blocks.append(Paragraph("Loaded with warnings: " + (
+            loaded if identify else deidentified(loaded, identifying_words(session))), "warn"))
     return Section("Case", tuple(blocks))
 
 
