@@ -242,3 +242,28 @@ def test_describe_folder_lists_every_series(tmp_path):
     assert [s["size"] for s in info["series"]] == [[32, 32, 10], [28, 24, 12]]
     assert info["series"][0]["hu_range"] == [-1000.0, 700.0]
     assert info["series"][1]["uid"] == "1.2.826.0.1.3680043.2.1125.2.2"
+
+
+def test_files_without_series_uid_are_split_by_position_gap_and_by_series_fields(tmp_path):
+    """GDCM puts every file without a SeriesInstanceUID into one series: two scans 200 mm apart would load as one
+    volume interpolated across the gap. They are split, each loads on its own, and a plan can name one."""
+    array = fx.body_phantom((20, 32, 32))
+    fx.write_dicom_series(tmp_path / "gap", array, series_uid="", origin=(0, 0, 0), prefix="A")
+    fx.write_dicom_series(tmp_path / "gap", array, series_uid="", origin=(0, 0, 200), prefix="B")
+    series = list_dicom_series(tmp_path / "gap")
+    assert [s.n_slices for s in series] == [20, 20]
+    assert sorted(round(s.extent_mm[0]) for s in series) == [0, 200]
+    assert series[0].label() != series[1].label(), "the chooser can tell them apart"
+    with pytest.raises(SeveralSeriesError):
+        load_dicom_series(tmp_path / "gap")
+    chosen = next(s for s in series if round(s.extent_mm[0]) == 200)
+    volume = load_dicom_series(tmp_path / "gap", chosen.uid).volume
+    assert volume.size[2] == 20 and volume.origin[2] == pytest.approx(200.0) and volume.info.uid == chosen.uid
+    assert [s.uid for s in list_dicom_series(tmp_path / "gap")] == [s.uid for s in series], "stable UIDs"
+    # two reconstructions of one scan (same positions), told apart by their series number
+    fx.write_dicom_series(tmp_path / "two", array, series_uid="", series_number=2, prefix="S2")
+    fx.write_dicom_series(tmp_path / "two", array, series_uid="", series_number=3, prefix="S3")
+    assert [s.n_slices for s in list_dicom_series(tmp_path / "two")] == [20, 20]
+    # one series without UID loads as before, under its made-up UID
+    fx.write_dicom_series(tmp_path / "one", array, series_uid="")
+    assert load_dicom_series(tmp_path / "one").volume.info.uid.startswith("no-uid:")

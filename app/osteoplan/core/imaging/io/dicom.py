@@ -173,10 +173,11 @@ def _check_orientations(tags, header, where) -> tuple[float, ...]:
     return orientation
 
 
-def _info(header, folder: Path) -> SeriesInfo:
+def _info(header, folder: Path, uid: str | None = None) -> SeriesInfo:
+    """What the header says of the series; `uid`: the series' UID as scanned (made up when the files carry none)."""
     extra = {name: tag(header, key) for key, name in EXTRA_TAGS.items() if tag(header, key)}
     return SeriesInfo(
-        path=str(folder), uid=tag(header, "0020|000e") or None, description=tag(header, "0008|103e"),
+        path=str(folder), uid=tag(header, "0020|000e") or uid or None, description=tag(header, "0008|103e"),
         modality=tag(header, "0008|0060") or "CT", patient_name=tag(header, "0010|0010"),
         patient_id=tag(header, "0010|0020"), study_date=tag(header, "0008|0020"),
         birth_date=tag(header, "0010|0030"), extra=extra,
@@ -226,7 +227,7 @@ def load_summary(summary: SeriesSummary, folder: Path, progress: ProgressCallbac
     if message:
         warnings.append(message)
     spacing = tuple(header.GetSpacing()[:2]) + (plan.spacing_z,)
-    volume = Volume(array, spacing, plan.origin, plan.direction, _info(header, folder))
+    volume = Volume(array, spacing, plan.origin, plan.direction, _info(header, folder, summary.uid))
     report(progress, 1.0, "Loaded")
     return LoadedImage(volume, tuple(warnings))
 

@@ -2,12 +2,14 @@
 
 GDCM (through SimpleITK) groups files by SeriesInstanceUID and sorts each series
 along its slice normal; this module walks the folder (and a few levels of
-subfolders), merges a series split over several folders, and summarises each series
-from the headers of its first and last files.
+subfolders), merges a series split over several folders, splits the files that carry
+no series UID into the series they are (`split_without_uid`), and summarises each
+series from the headers of its first and last files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +45,18 @@ class SeriesSummary:
     def label(self) -> str:
         """One line naming the series for a message or a chooser."""
         description = self.description or "(no description)"
+        start, end = self.extent_mm
         return (
             f"UID {self.uid or '(none)'}: '{description}', {self.modality or '?'}, "
-            f"{self.n_slices} slice(s), {format_size(self.size)} voxels"
+            f"{self.n_slices} slice(s), {format_size(self.size)} voxels, slices {start:.1f} to {end:.1f} mm"
         )
+
+    @property
+    def extent_mm(self) -> tuple[float, float]:
+        """The first and last slices' positions along the slice normal (mm): two series of one scan differ here."""
+        normal = np.asarray(self.direction, dtype=float).reshape(3, 3)[:, 2]
+        start = float(np.asarray(self.origin) @ normal)
+        return start, start + self.spacing[2] * (self.n_slices - 1)
 
 
 class SeveralSeriesError(LoadError):
@@ -144,6 +154,37 @@ def _sorted_along_normal(files: list[str]) -> list[str]:
     return [name for _, name in sorted(keyed)]
 
 
+NO_UID_PREFIX = "no-uid:"
+GAP_SPLIT_SLICES = 3.0  # a gap wider than this many slice spacings separates two series (never interpolated across)
+
+
+def split_without_uid(files: list[str]) -> list[tuple[str, list[str]]]:
+    """Files that carry no SeriesInstanceUID (GDCM groups them all as one series), split into series by
+    (patient, study, series number, description, orientation, slice thickness, image size) and then along the
+    slice normal wherever the gap between two slices exceeds GAP_SPLIT_SLICES times the usual spacing.
+    Each part gets a stable made-up UID (``no-uid:`` + a digest of its file names) that a plan can record."""
+    groups: dict[tuple, list[tuple[float, str]]] = {}
+    for name in files:
+        reader = read_header(name)
+        orientation = np.asarray(orientation_of(reader))
+        normal = np.cross(orientation[:3], orientation[3:])
+        key = (tag(reader, "0010|0020"), tag(reader, "0020|000d"), tag(reader, "0020|0011"), tag(reader, "0008|103e"),
+               tuple(np.round(orientation, 3)), tag(reader, "0018|0050"), tuple(reader.GetSize()[:2]))
+        groups.setdefault(key, []).append((float(position_of(reader) @ normal), name))
+    parts = []
+    for members in groups.values():
+        members.sort()
+        positions = np.array([p for p, _ in members])
+        gaps = np.diff(positions)
+        usual = float(np.median(gaps[gaps > 1e-3])) if (gaps > 1e-3).any() else 0.0
+        cuts = np.flatnonzero(gaps > GAP_SPLIT_SLICES * usual) + 1 if usual > 0 else np.zeros(0, int)
+        for chunk in np.split(np.arange(len(members)), cuts):
+            names = [members[i][1] for i in chunk]
+            digest = hashlib.sha1("\n".join(sorted(os.path.basename(n) for n in names)).encode()).hexdigest()[:16]
+            parts.append((f"{NO_UID_PREFIX}{digest}", names))
+    return parts
+
+
 def no_dicom_error(folder: Path, folders: list[Path]) -> LoadError:
     """The message for a folder (tree) without any DICOM image."""
     names = [name for f in folders for name in regular_files(f)]
@@ -185,6 +226,7 @@ def scan_series(folder: Path) -> tuple[list[tuple[str, list[str]]], list[str]]:
     if not parts:
         raise no_dicom_error(folder, folders)
     series = [(uid, lists[0] if len(lists) == 1 else _sorted_along_normal(sum(lists, []))) for uid, lists in parts.items()]
+    series = [split for uid, files in series for split in (split_without_uid(files) if not uid else [(uid, files)])]
     listed = {os.path.normpath(name) for _, files in series for name in files}
     skipped = [
         str(sub / name) for sub in folders for name in regular_files(sub)
@@ -260,8 +302,8 @@ def single_series_shortcut(folder: Path) -> SeriesSummary | None:
             files = list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder)))
     except RuntimeError:
         return None
-    if len(files) != len(names):
-        return None
+    if len(files) != len(names) or not tag(read_header(files[0]), "0020|000e"):
+        return None  # files without a series UID may be several series: the full scan splits them
     return summarize("", files)
 
 
