@@ -126,15 +126,27 @@ def test_series_picker_lists_and_returns_the_choice(qtbot):
     from osteoplan.core.imaging.io import SeriesSummary
     from osteoplan.ui.dialogs import SeriesPickerDialog
 
-    def summary(uid, description, modality, slices):
+    def summary(uid, description, modality, slices, patient="DOE^JANE", patient_id="P1"):
         return SeriesSummary(uid=uid, description=description, modality=modality, n_slices=slices,
                              size=(512, 512, slices), spacing=(0.7, 0.7, 1.0), origin=(0, 0, 0),
-                             direction=(1, 0, 0, 0, 1, 0, 0, 0, 1), file_names=(), patient_name="", study_date="")
+                             direction=(1, 0, 0, 0, 1, 0, 0, 0, 1), file_names=(), patient_name=patient,
+                             study_date="20240131", patient_id=patient_id, series_number="3", slice_thickness="1.0")
 
     dialog = SeriesPickerDialog("/data/case", [summary("1.2.1", "Scout", "CT", 2), summary("1.2.2", "Body 1mm", "CT", 300)])
     qtbot.addWidget(dialog)
-    assert dialog.table.rowCount() == 2
-    assert dialog.table.item(1, 0).text() == "Body 1mm"
-    assert dialog.selected_uid() == "1.2.2"  # the CT with the most slices is pre-selected
-    dialog.table.selectRow(0)
+    patient = dialog.tree.topLevelItem(0)
+    assert dialog.tree.topLevelItemCount() == 1 and patient.text(0).startswith("DOE JANE — ID P1")
+    study = patient.child(0)
+    assert study.text(0).startswith("Study 2024-01-31") and study.childCount() == 2
+    assert study.child(1).text(1) == "Body 1mm" and study.child(1).text(4) == "1 mm"
+    assert dialog.selected_uid() == "1.2.2"  # one patient: the CT with the most slices is pre-selected
+    dialog.select(0)
     assert dialog.selected_uid() == "1.2.1"
+    # two patients: grouped apart, and nothing is chosen for the user
+    two = SeriesPickerDialog("/data/case", [summary("1.2.1", "CT Body 3.0", "CT", 120),
+                                            summary("1.2.9", "CT Body 3.0", "CT", 120, "ROE^RICHARD", "P2")])
+    qtbot.addWidget(two)
+    assert two.tree.topLevelItemCount() == 2 and two.selected_uid() is None
+    assert not two.buttons.button(two.buttons.StandardButton.Open).isEnabled()
+    two.select(1)
+    assert two.selected_uid() == "1.2.9" and two.buttons.button(two.buttons.StandardButton.Open).isEnabled()

@@ -2,67 +2,149 @@
 
 from __future__ import annotations
 
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
     QDialogButtonBox,
-    QHeaderView,
     QLabel,
     QMessageBox,
-    QTableWidget,
-    QTableWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-SERIES_COLUMNS = ("Description", "Modality", "Slices", "Size (x × y × z)", "Spacing (mm)", "Series UID")
+SERIES_COLUMNS = ("Series", "Description", "Modality", "Slices", "Thickness", "Kernel", "Range (mm)", "Size",
+                  "Spacing (mm)", "Series UID")
+THUMBNAIL_PX = 64
+MAX_THUMBNAILS = 40  # read one slice each, on the UI thread: a folder of hundreds of series stays quick
+
+
+def _date(text: str) -> str:
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) >= 8 and text[:8].isdigit() else (text or "no date")
+
+
+def _time(text: str) -> str:
+    return f"{text[:2]}:{text[2:4]}" if len(text) >= 4 and text[:4].isdigit() else ""
+
+
+def patient_line(summary) -> str:
+    """Who a series belongs to, as its headers say: the line a radiologist checks before planning."""
+    name = " ".join(p for p in summary.patient_name.replace("^", " ").split()) or "(no name)"
+    return (f"{name} — ID {summary.patient_id or '(none)'} — born "
+            f"{_date(summary.birth_date) if summary.birth_date else '(unknown)'}")
+
+
+def study_line(summary) -> str:
+    return f"Study {_date(summary.study_date)} — {summary.study_description or '(no study description)'}"
 
 
 def series_row(summary) -> tuple[str, ...]:
+    start, end = summary.extent_mm
+    thickness = summary.slice_thickness
     return (
+        " ".join(filter(None, (summary.series_number and f"#{summary.series_number}", _time(summary.series_time)))),
         summary.description or "(no description)",
         summary.modality or "?",
         str(summary.n_slices),
+        f"{float(thickness):.3g} mm" if thickness.replace(".", "", 1).isdigit() else "?",
+        summary.kernel or "",
+        f"{start:.0f} to {end:.0f}",
         " × ".join(str(n) for n in summary.size),
         " × ".join(f"{s:.3g}" for s in summary.spacing),
         summary.uid or "",
     )
 
 
+def _thumbnail(summary) -> QIcon | None:
+    from osteoplan.core.imaging.io.dicom_scan import series_thumbnail
+
+    pixels = series_thumbnail(summary, THUMBNAIL_PX)
+    if pixels is None:
+        return None
+    pixels = np.ascontiguousarray(pixels)
+    image = QImage(pixels.data, pixels.shape[1], pixels.shape[0], pixels.strides[0], QImage.Format.Format_Grayscale8)
+    return QIcon(QPixmap.fromImage(image.copy()))
+
+
 class SeriesPickerDialog(QDialog):
-    """Lists every series of a DICOM folder; the user picks the one to load."""
+    """Every series of a DICOM folder, grouped by patient, then study: the user picks the one to load.
+
+    With series of more than one patient nothing is pre-selected and a warning says so (the wrong-patient
+    risk); otherwise the CT with the most slices is."""
 
     def __init__(self, folder: str, series: list, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose a DICOM series")
         self.series = list(series)
+        patients: dict[tuple, dict[tuple, list[int]]] = {}
+        for index, summary in enumerate(self.series):
+            study = (summary.study_uid, summary.study_date, summary.study_description)
+            patients.setdefault(summary.patient_key, {}).setdefault(study, []).append(index)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"<b>{folder}</b> holds {len(self.series)} series. Choose the CT to plan on:"))
-        self.table = QTableWidget(len(self.series), len(SERIES_COLUMNS))
-        self.table.setHorizontalHeaderLabels(SERIES_COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        for row, summary in enumerate(self.series):
-            for column, text in enumerate(series_row(summary)):
-                self.table.setItem(row, column, QTableWidgetItem(text))
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        # Pre-select the CT with the most slices: usually the one to plan on.
-        best = max(range(len(self.series)), key=lambda i: (self.series[i].modality == "CT", self.series[i].n_slices))
-        self.table.selectRow(best)
-        self.table.doubleClicked.connect(self.accept)
-        layout.addWidget(self.table)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.resize(820, 320)
+        layout.addWidget(QLabel(f"<b>{folder}</b> holds {len(self.series)} series of {len(patients)} patient(s). "
+                                "Check the patient, then choose the CT to plan on:"))
+        if len(patients) > 1:
+            warning = QLabel("<b>This folder holds more than one patient.</b> Make sure the series you open is the "
+                             "patient you are planning for.")
+            warning.setStyleSheet("color: #b35900")
+            warning.setWordWrap(True)
+            layout.addWidget(warning)
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(len(SERIES_COLUMNS))
+        self.tree.setHeaderLabels(SERIES_COLUMNS)
+        self.tree.setIconSize(QSize(THUMBNAIL_PX, THUMBNAIL_PX))
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self._items: dict[int, QTreeWidgetItem] = {}
+        for patient, studies in patients.items():
+            first = self.series[next(iter(studies.values()))[0]]
+            patient_item = QTreeWidgetItem([patient_line(first)])
+            font = patient_item.font(0)
+            font.setBold(True)
+            patient_item.setFont(0, font)
+            patient_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.tree.addTopLevelItem(patient_item)
+            patient_item.setFirstColumnSpanned(True)
+            for indices in studies.values():
+                study_item = QTreeWidgetItem([study_line(self.series[indices[0]])])
+                study_item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                patient_item.addChild(study_item)
+                study_item.setFirstColumnSpanned(True)
+                for index in indices:
+                    item = QTreeWidgetItem(list(series_row(self.series[index])))
+                    if len(self._items) < MAX_THUMBNAILS and self.series[index].file_names:
+                        icon = _thumbnail(self.series[index])
+                        if icon is not None:
+                            item.setIcon(0, icon)
+                    study_item.addChild(item)
+                    self._items[index] = item
+        self.tree.expandAll()
+        for column in range(len(SERIES_COLUMNS)):
+            self.tree.resizeColumnToContents(column)
+        if len(patients) == 1:  # usually the one to plan on; never guessed across patients
+            best = max(range(len(self.series)), key=lambda i: (self.series[i].modality == "CT", self.series[i].n_slices))
+            self.tree.setCurrentItem(self._items[best])
+        self.tree.itemDoubleClicked.connect(lambda item, _column: self.selected_uid() and self.accept())
+        layout.addWidget(self.tree)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        open_button = self.buttons.button(QDialogButtonBox.StandardButton.Open)
+        open_button.setEnabled(self.selected_uid() is not None)
+        self.tree.itemSelectionChanged.connect(lambda: open_button.setEnabled(self.selected_uid() is not None))
+        layout.addWidget(self.buttons)
+        self.resize(1000, 420)
+
+    def select(self, index: int) -> None:
+        """Select the series at `index` of the list (tests, keyboard users)."""
+        self.tree.setCurrentItem(self._items[index])
 
     def selected_uid(self) -> str | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.series[rows[0].row()].uid if rows else None
+        chosen = [i for i, item in self._items.items() if item.isSelected()]
+        return self.series[chosen[0]].uid if chosen else None
 
 
 MOUSE_HELP = """

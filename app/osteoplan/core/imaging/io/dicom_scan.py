@@ -41,6 +41,19 @@ class SeriesSummary:
     file_names: tuple[str, ...]
     patient_name: str
     study_date: str
+    patient_id: str = ""
+    birth_date: str = ""
+    study_uid: str = ""
+    study_description: str = ""
+    series_number: str = ""
+    slice_thickness: str = ""
+    kernel: str = ""
+    series_time: str = ""  # HHMMSS of the series (or its acquisition)
+
+    @property
+    def patient_key(self) -> tuple[str, str, str]:
+        """Who the series belongs to, as the headers say: (name, ID, birth date)."""
+        return (self.patient_name, self.patient_id, self.birth_date)
 
     def label(self) -> str:
         """One line naming the series for a message or a chooser."""
@@ -273,7 +286,33 @@ def summarize(uid: str, files: list[str]) -> SeriesSummary:
         file_names=tuple(files),
         patient_name=tag(first, "0010|0010"),
         study_date=tag(first, "0008|0020"),
+        patient_id=tag(first, "0010|0020"),
+        birth_date=tag(first, "0010|0030"),
+        study_uid=tag(first, "0020|000d"),
+        study_description=tag(first, "0008|1030"),
+        series_number=tag(first, "0020|0011"),
+        slice_thickness=tag(first, "0018|0050"),
+        kernel=tag(first, "0018|1210"),
+        series_time=tag(first, "0008|0031") or tag(first, "0008|0032"),
     )
+
+
+THUMBNAIL_WINDOW_HU = (-160.0, 240.0)  # soft-tissue window (W 400 / L 40): organs and bones both show
+
+
+def series_thumbnail(summary: SeriesSummary, size: int = 64) -> np.ndarray | None:
+    """The middle slice of a series as a `size` x `size` (at most) uint8 image, soft-tissue window; None when it
+    cannot be read (the chooser then shows no picture, the series is still listed)."""
+    try:
+        with quiet_sitk():
+            image = sitk.ReadImage(summary.file_names[len(summary.file_names) // 2], sitk.sitkFloat32)
+    except (RuntimeError, IndexError):
+        return None
+    array = sitk.GetArrayViewFromImage(image)
+    array = array[array.shape[0] // 2] if array.ndim == 3 else array
+    step = max(1, int(np.ceil(max(array.shape) / size)))
+    low, high = THUMBNAIL_WINDOW_HU
+    return (np.clip((array[::step, ::step] - low) / (high - low), 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def list_dicom_series(folder) -> list[SeriesSummary]:
