@@ -43,7 +43,8 @@ def test_the_drr_pane_shows_the_ct_and_the_needle(fluoro, window):
     # the needle is drawn black (metal) half-way along its projection
     middle = view.canvas.to_widget(project_points(view.drr.projection, (path.entry + path.target) / 2))[0]
     x, y = (int(round(v)) for v in middle)
-    assert pixels[y - 1:y + 2, x - 1:x + 2].max() < 40
+    # the line is ~2 px wide and antialiased: most of the 3 x 3 pixels around its middle are dark
+    assert np.median(pixels[y - 1:y + 2, x - 1:x + 2]) < 40
 
 
 def test_bone_is_dark_on_the_ap_view(fluoro, window):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -150,3 +152,19 @@ def test_series_picker_lists_and_returns_the_choice(qtbot):
     assert not two.buttons.button(two.buttons.StandardButton.Open).isEnabled()
     two.select(1)
     assert two.selected_uid() == "1.2.9" and two.buttons.button(two.buttons.StandardButton.Open).isEnabled()
+
+
+def test_the_banner_shows_the_dicom_patient_and_a_saved_plan_keeps_only_fingerprints(window, qtbot, tmp_path):
+    from tests.fixtures.images import make_ct_series
+
+    assert "No patient identity in this file" in window.patient_banner.text(), "the synthetic case has none"
+    make_ct_series(tmp_path / "series", patient_name="DOE^JOHN", patient_id="PID4471X", birth_date="19610203")
+    window.open_path(str(tmp_path / "series"))
+    qtbot.waitUntil(lambda: window.case.source == str(tmp_path / "series"), timeout=10000)
+    text = window.patient_banner.text()
+    assert "DOE, JOHN" in text and "PID4471X" in text and "1961-02-03" in text and window.patient_banner.isVisible()
+    assert "DOE, JOHN" in window.windowTitle()
+    assert window.plan_files._write(tmp_path / "plan.json")
+    saved = (tmp_path / "plan.json").read_text()
+    image = json.loads(saved)["image"]
+    assert image["patient_fingerprint"].startswith("sha256:") and "PID4471X" not in saved and "DOE" not in saved

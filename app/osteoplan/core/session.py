@@ -298,6 +298,7 @@ def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
     Raises `LoadError` when the image cannot be loaded.
     """
     from osteoplan.core.files.plan_file import check_image_hash
+    from osteoplan.core.imaging.identity import identity_mismatch
     from osteoplan.core.imaging.automatic import with_automatic_anatomy
     from osteoplan.core.imaging.io import load_image, load_label_map
 
@@ -325,6 +326,9 @@ def load_case_for_plan(loaded, progress=None) -> tuple[Case, list[str]]:
     mismatch = check_image_hash(loaded, case.ct)
     if mismatch:
         warnings.append(mismatch)
+    other = identity_mismatch(image.patient_fingerprint, image.study_fingerprint, case.ct.info)
+    if other:
+        warnings.append(f"The plan {other}.")
     return case, warnings
 
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressDialog,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -20,6 +21,7 @@ from osteoplan.core.display.view_geometry import SliceOrientation
 from osteoplan.core.display.viewer import ViewerState
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.imaging.case import Case
+from osteoplan.core.imaging.identity import person_name
 from osteoplan.core.session import PlanSession
 from osteoplan.ui import first_run, loading, menus, plugin_panels, preferences, shortcuts
 from osteoplan.ui.ablation_panel import AblationPanel
@@ -29,6 +31,7 @@ from osteoplan.ui.menus import RECENT_FILES_KEY
 from osteoplan.ui.needle_views import NeedleViewsPanel
 from osteoplan.ui.plan_controller import PlanController
 from osteoplan.ui.plan_files import PlanFiles
+from osteoplan.ui.patient_banner import PatientBanner
 from osteoplan.ui.presets_toolbar import PresetsToolBar
 from osteoplan.ui.proposals_panel import ProposalsPanel
 from osteoplan.ui.slice_view import SliceView
@@ -69,9 +72,17 @@ class MainWindow(QMainWindow):
         for name, (row, column) in {"axial": (0, 0), "3d": (0, 1), "sagittal": (1, 0), "coronal": (1, 1)}.items():
             grid.addWidget(self.views[name], row, column)
             self.views[name].maximise_requested.connect(lambda name=name: self.toggle_maximised(name))
+        views = QWidget()
+        views.setStyleSheet("background: #202020;")
+        views.setLayout(grid)
+        self.patient_banner = PatientBanner()
+        column = QVBoxLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.patient_banner)
+        column.addWidget(views, 1)
         central = QWidget()
-        central.setStyleSheet("background: #202020;")
-        central.setLayout(grid)
+        central.setLayout(column)
         self.setCentralWidget(central)
         for view in self.slice_views():
             view.hover_moved.connect(self._show_hover)
@@ -159,6 +170,7 @@ class MainWindow(QMainWindow):
     def set_case(self, case: Case | None, session: PlanSession | None = None) -> None:
         """Show a case with its plan (a new, empty plan unless `session` is given)."""
         self.case = case
+        self.patient_banner.set_info(case.ct.info if case is not None else None)
         if case is not None:
             self.viewer.set_cursor(case.initial_cursor_lps)
         for view in self.views.values():
@@ -206,6 +218,8 @@ class MainWindow(QMainWindow):
     def update_title(self) -> None:
         title = "OsteoPlan"
         if self.case is not None:
+            name = person_name(self.case.ct.info.patient_name)
+            title += f" — {name}" if name else ""
             title += f" — {self.case.title}"
         if self.session is not None and self.session.plan_path is not None:
             title += f" — {self.session.plan_path.name}"

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.files.autosave import Autosaver, find_recoverable
 from osteoplan.core.files.plan_file import load_plan, save_plan, volume_content_hash
+from osteoplan.core.imaging.identity import patient_fingerprint, study_fingerprint
 from osteoplan.core.session import PlanSession, load_case_for_plan
 from osteoplan.ui.tasks import BackgroundTask
 
@@ -91,6 +92,10 @@ class PlanFiles(QObject):
         plan = self.session.plan
         if plan.image.content_hash is None:
             plan.image = plan.image.model_copy(update={"content_hash": volume_content_hash(self.session.case.ct)})
+        if plan.image.patient_fingerprint is None and plan.image.study_fingerprint is None:
+            info = self.session.case.ct.info
+            plan.image = plan.image.model_copy(update={"patient_fingerprint": patient_fingerprint(info),
+                                                       "study_fingerprint": study_fingerprint(info)})
         try:
             save_plan(plan, path)
         except OsteoPlanError as exc:
@@ -141,9 +146,13 @@ class PlanFiles(QObject):
 
         def done(result) -> None:
             case, warnings = result
-            mismatch = [w for w in warnings if "is not the one this plan was made on" in w]
-            if mismatch and not self.window.ask("Image changed", mismatch[0] + "\n\nOpen the plan anyway?"):
+            another = next((w for w in warnings if "ANOTHER PATIENT" in w), None)
+            changed = next((w for w in warnings if "is not the one this plan was made on" in w), None)
+            if another and not self.window.ask("Another patient", another + "\n\nOpen the plan on this CT anyway?"):
                 return
+            if changed and not another and not self.window.ask("Image changed", changed + "\n\nOpen the plan anyway?"):
+                return
+            mismatch = [w for w in (another, changed) if w]
             plan_path = Path(path) if recovered_from is None else recovered_from.original_path
             session = PlanSession(case, loaded.plan, plan_path=plan_path)
             self.window.set_case(case, session)

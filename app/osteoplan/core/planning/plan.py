@@ -25,6 +25,9 @@ class ImageRef(BaseModel):
     path: str = Field(min_length=1, max_length=4096)
     series_uid: str | None = Field(default=None, max_length=128)
     content_hash: str | None = Field(default=None, max_length=128)  # of the voxels + geometry
+    # one-way fingerprints of the CT's patient and study (imaging.identity), never the values themselves
+    patient_fingerprint: str | None = Field(default=None, max_length=128)
+    study_fingerprint: str | None = Field(default=None, max_length=128)
 
 
 class LabelsRef(BaseModel):

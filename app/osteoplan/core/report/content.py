@@ -21,6 +21,7 @@ from typing import Callable, Literal
 
 from osteoplan import __version__
 from osteoplan.core.imaging.demo import is_builtin_image
+from osteoplan.core.imaging.identity import identity_mismatch
 from osteoplan.core.planning.readouts import describe_tip
 from osteoplan.core.safety.structures import automatic_structures
 from osteoplan.core.safety.warnings import SEVERITY_ORDER, Severity
@@ -207,7 +208,10 @@ def build_report(session, identify: bool = False, progress: Callable[[float, str
     now = now or _dt.datetime.now().astimezone()
     warnings = sorted(check["warnings"], key=_severity_key)
     image_changed = _image_changed(session)
-    sections = [_case_section(session, identify, now, label, image_changed), _plan_overview(session, check, warnings),
+    image = session.plan.image
+    other_patient = identity_mismatch(image.patient_fingerprint, image.study_fingerprint, session.case.ct.info)
+    sections = [_case_section(session, identify, now, label, image_changed, other_patient),
+                _plan_overview(session, check, warnings),
                 _warnings_section(warnings), _views_section(check), *_trajectory_sections(session, check, warnings)]
     if session.plan.ablations or session.plan.injections:
         sections += _simulation_sections(session, ablation, cement, warnings)
@@ -216,7 +220,7 @@ def build_report(session, identify: bool = False, progress: Callable[[float, str
     return ReportContent(
         title="Percutaneous treatment plan", case_title=report_case_title(session, identify), identified=identify,
         generated_at=now.strftime("%Y-%m-%d %H:%M %Z").strip(), version=__version__,
-        verdict=_verdict(warnings, check["hazards"], image_changed), sections=tuple(sections))
+        verdict=_verdict(warnings, check["hazards"], image_changed, other_patient), sections=tuple(sections))
 
 
 IMAGE_CHANGED = ("The CT is not the one this plan was made on: its voxels or geometry changed since the plan was saved "
@@ -243,14 +247,16 @@ def _plan_label(session, identify: bool, plan_label: str | None = None) -> str:
     return "(unsaved plan)" if session.plan_path is None else str(Path(session.plan_path).resolve())
 
 
-def _verdict(warnings: list[dict], hazards: dict, image_changed=None) -> Paragraph:
+def _verdict(warnings: list[dict], hazards: dict, image_changed=None, other_patient: str | None = None) -> Paragraph:
     """The first page's verdict; what was not checked is said there, and such a verdict is never green; a CT
-    that changed since the plan was saved makes it a stop."""
+    that changed since the plan was saved, or of another patient, makes it a stop."""
     counts = {s: sum(w["severity"] == s.value for w in warnings) for s in Severity}
     summary = f"{counts[Severity.STOP]} stop, {counts[Severity.WARN]} warn, {counts[Severity.INFO]} info"
     not_checked = "".join(f" Not checked: {u['category']} ({u['reason']})." for u in hazards["unchecked"])
-    if image_changed is not None:
-        return Paragraph(f"STOP: {IMAGE_CHANGED} Warnings on this CT: {summary}.{not_checked}", "stop")
+    problems = [text for text in (other_patient and f"The plan says {other_patient}.", image_changed and IMAGE_CHANGED)
+                if text]
+    if problems:
+        return Paragraph(f"STOP: {' '.join(problems)} Warnings on this CT: {summary}.{not_checked}", "stop")
     if counts[Severity.STOP]:
         return Paragraph(f"STOP: the plan has at least one stop warning ({summary}). Review the warnings before "
                          f"treating.{not_checked}", "stop")
@@ -277,7 +283,8 @@ def _cement_report(session) -> dict:
     return injection_report(session)
 
 
-def _case_section(session, identify: bool, now: _dt.datetime, plan_label: str, image_changed=None) -> Section:
+def _case_section(session, identify: bool, now: _dt.datetime, plan_label: str, image_changed=None,
+                  other_patient: str | None = None) -> Section:
     from osteoplan.core.imaging.content_hash import volume_content_hash
 
     ct = session.case.ct
@@ -321,6 +328,8 @@ def _case_section(session, identify: bool, now: _dt.datetime, plan_label: str, i
     blocks: list[Block] = [KeyValues(tuple(rows), tones)]
     if image_changed:
         blocks.insert(0, Paragraph(IMAGE_CHANGED, "stop"))
+    if other_patient:
+        blocks.insert(0, Paragraph(f"The plan says {other_patient}.", "stop"))
     if session.case.warnings:
         loaded = " ".join(session.case.warnings)
         blocks.append(Paragraph("Loaded with warnings: " + (

@@ -31,7 +31,8 @@ __all__ = ["SeriesSummary", "SeveralSeriesError", "list_dicom_series", "load_dic
 CHUNK_SLICES = 32
 """Slices read at a time when the stored range may exceed int16 (values are checked per chunk)."""
 EXTRA_TAGS = {"0020|0011": "series_number", "0018|0050": "slice_thickness", "0018|1210": "kernel",
-              "0008|0070": "manufacturer", "0020|000d": "study_uid"}
+              "0008|0070": "manufacturer", "0020|000d": "study_uid", "0010|0040": "sex",
+              "0008|1030": "study_description"}
 HU_MODALITIES = ("CT",)
 
 
