@@ -190,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     except OsteoPlanError as exc:
         print(f"osteoplan: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:  # a file that cannot be read or written (full disk, permissions): the user can act on it
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"osteoplan: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
+        print("osteoplan: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001  (a bug still gets one line, not a traceback)
         if os.environ.get("OSTEOPLAN_DEBUG"):

@@ -11,7 +11,7 @@ import pytest
 
 APP = Path(__file__).resolve().parents[2] / "app"
 CORE = "osteoplan.core"
-BASICS = {"errors", "resources", "entry_points"}  # shared by every package; they import no other core module
+BASICS = {"errors", "resources", "entry_points", "atomic"}  # shared by every package; they import no other core module
 # package -> the core packages it may import (besides the basics); from each package's __init__ docstring
 PACKAGE_RULES = {
     "imaging": set(),

@@ -13,6 +13,7 @@ from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt, QUrl
 from PySide6.QtGui import (QAbstractTextDocumentLayout, QColor, QFont, QImage, QPageLayout, QPageSize, QPainter,
                            QPdfWriter, QPen, QTextDocument, QTextOption)
 
+from osteoplan.core.atomic import atomic_write_with, verify_written
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.report.content import Figure, KeyValues, Paragraph, ReportContent, Section, Table
 
@@ -151,9 +152,21 @@ def report_html(content: ReportContent, images: dict[str, QImage]) -> str:
 
 # --- PDF ----------------------------------------------------------------------------------
 def write_report_pdf(content: ReportContent, images: dict[str, QImage], out_path: str | Path) -> Path:
-    """Lay the report out on A4 pages and write the PDF (atomically: a half-written file never stays)."""
+    """Lay the report out on A4 pages and write the PDF: atomically, and verified before it replaces an old
+    report (Qt's PDF writer does not report a full disk)."""
     out_path = Path(out_path)
-    temporary = out_path.with_name(f".{out_path.name}.part")
+    try:
+        atomic_write_with(out_path, lambda temporary: _write_pdf(content, images, temporary, out_path), ".pdf",
+                          verify=lambda temporary: verify_written(temporary, b"%PDF", b"%%EOF"))
+    except ReportError:
+        raise
+    except OSError as exc:
+        raise ReportError(f"cannot write {out_path}: {exc.strerror or exc}; the previous file (if any) is "
+                          "unchanged; free some space or choose another --out") from None
+    return out_path
+
+
+def _write_pdf(content: ReportContent, images: dict[str, QImage], temporary: str, out_path: Path) -> None:
     writer = QPdfWriter(str(temporary))
     writer.setResolution(300)
     writer.setTitle(f"{content.title}: {content.case_title}")
@@ -184,12 +197,7 @@ def write_report_pdf(content: ReportContent, images: dict[str, QImage], out_path
                        writer.resolution())
     finally:
         painter.end()
-    try:
-        os.replace(temporary, out_path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise ReportError(f"cannot write {out_path}: {exc.strerror or exc}; choose another --out") from None
-    return out_path
+    del writer  # closes the file
 
 
 def _draw_page(painter: QPainter, document: QTextDocument, page: int, pages: int, body: QRectF,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from osteoplan.core.atomic import atomic_write_with, verify_written
 from osteoplan.core.imaging.case import Case
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def render_screenshot(case: Case, out_path: str | Path, view: str = "four-up", size: tuple[int, int] = (1400, 900),
@@ -52,7 +55,13 @@ def render_screenshot(case: Case, out_path: str | Path, view: str = "four-up", s
     image = grab_window(window)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    if not image.save(str(out_path), "PNG"):
-        raise OSError(f"could not write {out_path}")
+
+    def write(temporary: str) -> None:
+        if not image.save(temporary, "PNG"):
+            raise OSError(f"could not write {out_path}")
+
+    # verified before it replaces an old screenshot: Qt does not report a full disk
+    atomic_write_with(out_path, write, ".png", verify=lambda temporary: verify_written(temporary, PNG_SIGNATURE,
+                                                                                       b"IEND"))
     window.close()
     return out_path

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from osteoplan.core.planning.devices import build_device_catalog
-from osteoplan.core.files import atomic
+from osteoplan.core import atomic
 from osteoplan.core.files.plan_file import (
     MAX_PLAN_BYTES,
     MIGRATIONS,

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.files.atomic import atomic_write_text
+from osteoplan.core.atomic import atomic_write_text
 from osteoplan.core.files.plan_file import LoadedPlan, load_plan, plan_to_dict, resolve_plan_path
 from osteoplan.core.planning.plan import Plan
 from osteoplan.core.resources import user_data_root

@@ -51,7 +51,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from osteoplan.core.files.atomic import atomic_write_text
+from osteoplan.core.atomic import atomic_write_text
 from osteoplan.core.files.plan_ablations import check_ablations
 from osteoplan.core.files.plan_errors import PlanFileError, _json_type, _short, _validation_error
 from osteoplan.core.files.plan_migrations import MIGRATIONS, PLAN_FORMAT, looks_like_version_0

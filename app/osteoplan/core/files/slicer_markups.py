@@ -38,7 +38,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.files.atomic import atomic_write_text
+from osteoplan.core.atomic import atomic_write_text
 from osteoplan.core.planning.devices import DeviceCatalog, UnknownDeviceError
 from osteoplan.core.planning.plan import Plan
 from osteoplan.core.planning.trajectory import MIN_LENGTH_MM, Side, Trajectory, TrajectoryKind

@@ -23,7 +23,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.files.atomic import atomic_write_text, atomic_write_with
+from osteoplan.core.atomic import atomic_write_text, atomic_write_with
 from osteoplan.core.files.structure_masks import label_layers
 from osteoplan.core.imaging.volume import Volume
 from osteoplan.core.safety.structure_state import rgb255

@@ -16,7 +16,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from osteoplan.core.errors import LoadError
-from osteoplan.core.files.atomic import atomic_write_with
+from osteoplan.core.atomic import atomic_write_with
 from osteoplan.core.imaging.io.labels import load_label_map
 from osteoplan.core.imaging.volume import Volume
 from osteoplan.core.planning.plan import MaskLayerRef

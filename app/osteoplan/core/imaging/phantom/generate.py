@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from osteoplan.core.atomic import atomic_write_text, atomic_write_with, verify_written
 from osteoplan.core.imaging.volume import SeriesInfo, Volume
 
 from . import hip as _hip
@@ -81,8 +83,28 @@ def write_phantom(case: str, out_dir: Path, spacing_mm: float = DEFAULT_SPACING_
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "ct.nii.gz", out_dir / "labels.nii.gz", out_dir / "labels.json"]
-    sitk.WriteImage(phantom.ct.to_sitk(), str(paths[0]), useCompression=True)
-    sitk.WriteImage(phantom.labels.to_sitk(), str(paths[1]), useCompression=True)
-    paths[2].write_text(json.dumps({str(k): v for k, v in sorted(phantom.label_names.items())}, indent=2) + "\n",
-                        encoding="utf-8")
+    for volume, path in ((phantom.ct, paths[0]), (phantom.labels, paths[1])):  # verified: read back before kept
+        atomic_write_with(path, lambda temporary, image=volume.to_sitk(): _write_image(image, temporary),
+                          ".nii.gz", verify=lambda temporary, size=volume.size: _reads_back(temporary, size))
+    atomic_write_text(paths[2], json.dumps({str(k): v for k, v in sorted(phantom.label_names.items())}, indent=2)
+                      + "\n")
     return paths
+
+
+def _write_image(image: sitk.Image, path: str) -> None:
+    try:
+        sitk.WriteImage(image, path, True)
+    except RuntimeError as exc:  # ITK reports a failed write (a full disk) as a RuntimeError
+        raise OSError(errno.EIO, "the image could not be written (is the disk full?)", path) from exc
+
+
+def _reads_back(path: str, size) -> None:
+    verify_written(path, b"\x1f\x8b")  # gzip
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(path)
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        raise OSError(errno.EIO, "the written image does not read back (is the disk full?)", path) from None
+    if tuple(reader.GetSize()) != tuple(size):
+        raise OSError(errno.EIO, "the written image does not read back whole (is the disk full?)", path)

@@ -8,6 +8,7 @@ the temporary file is removed and the old file is left as it was.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -61,9 +62,28 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def atomic_write_with(path: str | os.PathLike, write, suffix: str = "") -> None:
+class WriteNotVerified(OSError):
+    """What was written does not read back (a full disk that the writer did not report, a truncated file)."""
+
+
+def verify_written(path: str | os.PathLike, starts: bytes = b"", ends: bytes = b"") -> None:
+    """Raise WriteNotVerified unless `path` is a non-empty file that starts with `starts` and whose last 1 kB
+    holds `ends` (a PDF's %%EOF, a PNG's IEND): writers such as Qt's PDF and PNG writers do not report a full
+    disk, they leave an empty or truncated file."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        head = handle.read(len(starts))
+        handle.seek(max(0, size - 1024))
+        tail = handle.read()
+    if size == 0 or head != starts or (ends and ends not in tail):
+        raise WriteNotVerified(errno.EIO, "the written file does not read back (is the disk full?)", str(path))
+
+
+def atomic_write_with(path: str | os.PathLike, write, suffix: str = "", verify=verify_written) -> None:
     """Replace `path` atomically with what `write(temp_path)` writes (e.g. SimpleITK, which writes
-    only to named files; `suffix` keeps the extension it picks the format from)."""
+    only to named files; `suffix` keeps the extension it picks the format from). `verify(temp_path)`
+    checks the file before it replaces the old one (by default: not empty); on any failure the old
+    file stays as it was and nothing is left behind."""
     path = Path(path)
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _default_file_mode()
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX + suffix, dir=path.parent)
@@ -72,6 +92,7 @@ def atomic_write_with(path: str | os.PathLike, write, suffix: str = "") -> None:
         write(temp_name)
         with open(temp_name, "rb+") as handle:
             os.fsync(handle.fileno())
+        verify(temp_name)
         with contextlib.suppress(OSError):
             os.chmod(temp_name, mode)
         os.replace(temp_name, path)
