@@ -92,3 +92,48 @@ def test_export_labels_writes_a_slicer_segmentation(tmp_path, capsys):
     image = sitk.ReadImage(written[0])
     names = [image.GetMetaData(k) for k in image.GetMetaDataKeys() if k.endswith("_Name")]
     assert "vertebrae_L2" in names and "spinal_cord" in names
+
+
+def _lines(path, *segments):
+    """A Slicer markups file of lines, in LPS."""
+    path.write_text(json.dumps({"markups": [
+        {"type": "Line", "coordinateSystem": "LPS", "controlPoints": [{"position": list(a)}, {"position": list(b)}]}
+        for a, b in segments]}))
+    return path
+
+
+def test_import_refuses_what_would_break_the_plan_and_leaves_it_untouched(tmp_path, capsys):
+    from osteoplan.core.imaging.demo import load_demo_case
+
+    _, empty = _plan_files(tmp_path)
+    before = empty.read_bytes()
+    centre = load_demo_case("spine").ct.center_lps()
+    inside = (tuple(centre + [0, 60, 0]), tuple(centre))
+    cases = {
+        "many.mrk.json": [inside] * 501,  # beyond the plan's 500 paths
+        "huge.mrk.json": [((1e300, 0, 0), tuple(centre))],  # overflows every later computation
+        "far.mrk.json": [(tuple(centre + [0, 60, 1000]), tuple(centre + [0, 0, 1000]))],  # 1 m away from the CT
+    }
+    for name, segments in cases.items():
+        assert main(["import-markups", str(_lines(tmp_path / name, *segments)), "--into", str(empty)]) == 2, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and name in err[0] and "Traceback" not in err[0], err
+        assert empty.read_bytes() == before
+    assert main(["import-markups", str(_lines(tmp_path / "ok.mrk.json", inside)), "--into", str(empty)]) == 0
+    assert main(["check", str(empty)]) in (0, 1), "a verdict (0 or 1 for a stop), not an error"
+
+
+def test_concurrent_imports_into_one_plan_all_land(tmp_path):
+    import subprocess
+    import sys
+
+    from osteoplan.core.imaging.demo import load_demo_case
+
+    _, empty = _plan_files(tmp_path)
+    centre = load_demo_case("spine").ct.center_lps()
+    files = [_lines(tmp_path / f"m{n}.mrk.json", (tuple(centre + [n, 60, 0]), tuple(centre + [n, 0, 0])))
+             for n in range(4)]
+    runs = [subprocess.Popen([sys.executable, "-m", "osteoplan", "import-markups", str(f), "--into", str(empty)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for f in files]
+    assert all(run.wait(timeout=120) == 0 for run in runs)
+    assert len(load_plan(empty).plan.trajectories) == 4, "every concurrent import kept"

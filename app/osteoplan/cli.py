@@ -420,17 +420,20 @@ def _export(args) -> int:
 
 
 def _import_markups(args) -> int:
-    from osteoplan.core.files.plan_file import load_plan, save_plan
+    from osteoplan.core.files.plan_file import editing_plan_file, load_plan, save_plan
     from osteoplan.core.files.slicer_markups import add_imported, import_markups
     from osteoplan.core.planning.devices import device_catalog
     from osteoplan.core.planning.editing import PlanEditor
 
-    loaded, catalog = load_plan(args.into), device_catalog()
-    imported = import_markups(args.files, loaded.plan, catalog)  # every file read before the plan changes
-    _warn(imported.notes)
-    if imported.trajectories:
-        add_imported(PlanEditor(loaded.plan, catalog=catalog), imported)
-        save_plan(loaded.plan, args.into)
+    catalog = device_catalog()
+    with editing_plan_file(args.into):  # concurrent imports into one plan take turns: none is lost
+        loaded = load_plan(args.into, catalog)
+        bounds = _image_bounds(loaded)
+        imported = import_markups(args.files, loaded.plan, catalog, bounds)  # every file read before the plan changes
+        _warn(imported.notes)
+        if imported.trajectories:
+            add_imported(PlanEditor(loaded.plan, catalog=catalog), imported)
+            save_plan(loaded.plan, args.into)
     for trajectory in imported.trajectories:
         print(f"added {trajectory.id} {trajectory.label!r}: {trajectory.kind.value}, {trajectory.device}, "
               f"{trajectory.length_mm:.1f} mm (from {imported.sources[trajectory.id]})")
@@ -440,6 +443,23 @@ def _import_markups(args) -> int:
               "added, a plan holds paths only (File > Import markups in the GUI puts the cursor on it)")
     print(f"{args.into}: {len(imported.trajectories)} path(s) added")
     return 0
+
+
+def _image_bounds(loaded):
+    """The plan's CT box from its headers, or None (said on stderr) when the CT cannot be read: the paths are then
+    imported unchecked against it."""
+    from osteoplan.core.imaging.demo import is_builtin_image
+    from osteoplan.core.imaging.io.images import image_bounds_lps
+
+    if is_builtin_image(loaded.plan.image.path):
+        from osteoplan.core.imaging.demo import DEMO_IMAGE_PREFIX, load_demo_case
+
+        return load_demo_case(loaded.plan.image.path[len(DEMO_IMAGE_PREFIX):]).ct.bounds_lps()
+    try:
+        return image_bounds_lps(loaded.image_path, loaded.plan.image.series_uid)
+    except OsteoPlanError as exc:
+        _warn([f"the plan's CT could not be read ({exc}); the imported paths are not checked against it"])
+        return None
 
 
 def _report(args) -> int:

@@ -168,3 +168,45 @@ def test_the_banner_shows_the_dicom_patient_and_a_saved_plan_keeps_only_fingerpr
     saved = (tmp_path / "plan.json").read_text()
     image = json.loads(saved)["image"]
     assert image["patient_fingerprint"].startswith("sha256:") and "PID4471X" not in saved and "DOE" not in saved
+
+
+def test_saving_over_a_plan_another_window_saved_asks_first(window, qtbot, tmp_path):
+    from osteoplan.core.files.plan_file import load_plan
+    from osteoplan.core.planning.trajectory import TrajectoryKind
+
+    session = window.session
+    centre = window.case.ct.center_lps()
+    session.editor.add_trajectory(session.new_trajectory(centre + [0, 40, 0], centre, TrajectoryKind.FREE))
+    assert window.plan_files._write(tmp_path / "plan.json")
+    theirs = (tmp_path / "plan.json").read_text().replace('"Path 1"', '"their path"')
+    (tmp_path / "plan.json").write_text(theirs)  # the other window saved meanwhile
+    asked = []
+    window.plan_files.changed_on_disk_choice = lambda path: asked.append(path) or "cancel"
+    assert not window.plan_files.save() and asked, "asked, and cancelled: nothing written"
+    assert (tmp_path / "plan.json").read_text() == theirs
+    window.plan_files.changed_on_disk_choice = lambda path: "overwrite"
+    assert window.plan_files.save()
+    assert load_plan(tmp_path / "plan.json").plan.trajectories[0].name == "Path 1"
+    window.plan_files.changed_on_disk_choice = lambda path: asked.append(path) or "cancel"
+    assert window.plan_files.save() and len(asked) == 1, "our own save is not 'changed on disk'"
+
+
+def test_an_autosave_failure_stays_in_sight_until_an_autosave_succeeds(window, qtbot, monkeypatch):
+    from osteoplan.core.files.autosave import AutosaveError
+    from osteoplan.core.planning.trajectory import TrajectoryKind
+
+    files, session = window.plan_files, window.session
+    real = files.autosaver.save
+
+    def failing(*args, **kwargs):
+        raise AutosaveError("the autosave folder is on a full disk")
+
+    monkeypatch.setattr(files.autosaver, "save", failing)
+    centre = window.case.ct.center_lps()
+    session.editor.add_trajectory(session.new_trajectory(centre + [0, 40, 0], centre, TrajectoryKind.FREE))
+    assert files.autosave_problem.isVisible() and "full disk" in files.autosave_problem.text()
+    window.statusBar().showMessage("something else happened", 1000)
+    assert files.autosave_problem.isVisible(), "not overwritten by the next status message"
+    monkeypatch.setattr(files.autosaver, "save", real)
+    session.editor.add_trajectory(session.new_trajectory(centre + [5, 40, 0], centre, TrajectoryKind.FREE))
+    assert not files.autosave_problem.isVisible()

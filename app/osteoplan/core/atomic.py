@@ -1,8 +1,11 @@
-"""Atomic file writes: a reader (or the next start after a crash) sees the old file or the new one, never half.
+"""Safe files: atomic writes (a reader, or the next start after a crash, sees the old file or the new one,
+never half), verified before they replace the old file, and OS locks that serialise writers.
 
 The bytes go to a temporary file in the same folder (a rename is only atomic within one
 file system), are flushed and fsync'ed, then `os.replace` swaps it in. If anything fails
-the temporary file is removed and the old file is left as it was.
+the temporary file is removed and the old file is left as it was. A symlinked file is
+written through its link (the link stays a link). `exclusive_lock` holds an OS lock on a
+hidden ``.<name>.lock`` beside a file while a read-modify-write of it runs.
 """
 
 from __future__ import annotations
@@ -12,9 +15,60 @@ import errno
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
+LOCK_WAIT_S = 30.0
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
+
+
+def try_lock(fd: int) -> bool:
+    """Take an exclusive OS lock on an open file without waiting; False when another process holds it."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:
+        return False
+    return True
+
+
+def unlock(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        else:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, wait_s: float = LOCK_WAIT_S):
+    """Hold an OS lock for `path` (on ``.<name>.lock`` beside it) while the block runs: concurrent writers of the
+    same file take turns. TimeoutError after `wait_s` seconds when another process keeps it."""
+    target = Path(os.path.realpath(path))
+    lock_path = target.with_name(f".{target.name}.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + wait_s
+        while not try_lock(fd):
+            if time.monotonic() > deadline:
+                raise TimeoutError(errno.EAGAIN, f"another program has kept {target.name} locked for {wait_s:.0f} s",
+                                   str(target))
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            unlock(fd)
+    finally:
+        os.close(fd)
 
 
 def _default_file_mode() -> int:
@@ -28,7 +82,7 @@ def _default_file_mode() -> int:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Replace `path` with `data` atomically (OSError on failure, the old file untouched)."""
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # through a symlink: the link stays
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _default_file_mode()
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
@@ -84,7 +138,7 @@ def atomic_write_with(path: str | os.PathLike, write, suffix: str = "", verify=v
     only to named files; `suffix` keeps the extension it picks the format from). `verify(temp_path)`
     checks the file before it replaces the old one (by default: not empty); on any failure the old
     file stays as it was and nothing is left behind."""
-    path = Path(path)
+    path = Path(os.path.realpath(path))  # through a symlink: the link stays
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _default_file_mode()
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX + suffix, dir=path.parent)
     os.close(fd)

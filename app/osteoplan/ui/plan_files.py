@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.files.autosave import Autosaver, find_recoverable
-from osteoplan.core.files.plan_file import load_plan, save_plan, volume_content_hash
+from osteoplan.core.files.autosave import Autosaver, find_recoverable, newer_autosave_of
+from osteoplan.core.files.plan_file import load_plan, plan_stamp, save_plan, volume_content_hash
 from osteoplan.core.imaging.identity import patient_fingerprint, study_fingerprint
 from osteoplan.core.session import PlanSession, load_case_for_plan
 from osteoplan.ui.tasks import BackgroundTask
@@ -36,6 +36,11 @@ class PlanFiles(QObject):
         self._timer.start()
         self._task: BackgroundTask | None = None
         self._watched_history = None
+        self._disk_stamp: str | None = None  # the plan file's bytes when opened or saved here (another writer?)
+        self.autosave_problem = QLabel()
+        self.autosave_problem.setStyleSheet("color: #b00020; font-weight: bold; padding: 0 6px;")
+        self.autosave_problem.hide()
+        window.statusBar().addPermanentWidget(self.autosave_problem)
 
     @property
     def session(self) -> PlanSession | None:
@@ -70,8 +75,12 @@ class PlanFiles(QObject):
             return
         try:
             self.autosaver.save(self.session.plan, self.session.plan_path)
-        except OsteoPlanError as exc:
-            self.window.statusBar().showMessage(f"Autosave failed: {exc}", 10_000)
+        except OsteoPlanError as exc:  # shown until an autosave succeeds again, not overwritten by the next message
+            self.autosave_problem.setText(f"⚠ Autosave failing: {exc}")
+            self.autosave_problem.setToolTip(f"Autosave failing: {exc}. Save the plan to a file (Ctrl+S) meanwhile.")
+            self.autosave_problem.show()
+        else:
+            self.autosave_problem.hide()
 
     # --- save ------------------------------------------------------------------------------------
     def save(self) -> bool:
@@ -88,7 +97,33 @@ class PlanFiles(QObject):
                                               PLAN_FILE_FILTER)
         return bool(path) and self._write(Path(path))
 
+    def changed_on_disk_choice(self, path: Path) -> str:
+        """The plan file was saved by someone else since it was opened here: "overwrite", "save as", "reload" or
+        "cancel" (asked; tests replace this)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Plan changed on disk",
+                          f"{path.name} was changed on disk since you opened it (another window or program saved "
+                          "it). Saving now would overwrite that version.", QMessageBox.StandardButton.Cancel,
+                          self.window)
+        buttons = {"save as": box.addButton("Save mine as…", QMessageBox.ButtonRole.AcceptRole),
+                   "overwrite": box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole),
+                   "reload": box.addButton("Reload theirs (lose my changes)", QMessageBox.ButtonRole.ResetRole)}
+        box.setDefaultButton(buttons["save as"])
+        box.exec()
+        return next((name for name, button in buttons.items() if box.clickedButton() is button), "cancel")
+
     def _write(self, path: Path) -> bool:
+        current = self.session.plan_path
+        same_file = current is not None and Path(path).resolve() == Path(current).resolve()
+        if same_file and self._disk_stamp is not None and plan_stamp(path) not in (None, self._disk_stamp):
+            choice = self.changed_on_disk_choice(Path(path))
+            if choice == "save as":
+                return self.save_as()
+            if choice == "reload":
+                self._revision = self._saved_revision  # the user chose to drop this window's changes
+                self.open(path)
+                return False
+            if choice != "overwrite":
+                return False
         plan = self.session.plan
         if plan.image.content_hash is None:
             plan.image = plan.image.model_copy(update={"content_hash": volume_content_hash(self.session.case.ct)})
@@ -97,7 +132,7 @@ class PlanFiles(QObject):
             plan.image = plan.image.model_copy(update={"patient_fingerprint": patient_fingerprint(info),
                                                        "study_fingerprint": study_fingerprint(info)})
         try:
-            save_plan(plan, path)
+            self._disk_stamp = save_plan(plan, path)
         except OsteoPlanError as exc:
             self.window.show_message("Plan not saved", str(exc))
             return False
@@ -133,8 +168,22 @@ class PlanFiles(QObject):
         if path:
             self.open(path)
 
+    def newer_autosave_choice(self, item) -> bool:
+        """Open the newer autosave of the plan instead of the file? (asked; tests replace this)"""
+        when = item.saved_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        return QMessageBox.question(
+            self.window, "Newer autosave",
+            f"OsteoPlan did not close normally after working on this plan: an autosave from {when}, newer than the "
+            f"plan file, holds {item.trajectory_count} path(s). Open the autosave (recommended; save it to keep it) "
+            "instead of the file?") == QMessageBox.StandardButton.Yes
+
     def open(self, path: str | Path, recovered_from=None) -> None:
-        """Read the plan, then load its image in the background; a mismatching image asks first."""
+        """Read the plan, then load its image in the background; a mismatching image asks first; a newer autosave
+        of the same plan (work a crash interrupted) is offered first."""
+        if recovered_from is None:
+            newer = newer_autosave_of(path)
+            if newer is not None and self.newer_autosave_choice(newer):
+                path, recovered_from = newer.plan_path, newer
         try:
             loaded = load_plan(path)
         except OsteoPlanError as exc:
@@ -156,6 +205,7 @@ class PlanFiles(QObject):
             plan_path = Path(path) if recovered_from is None else recovered_from.original_path
             session = PlanSession(case, loaded.plan, plan_path=plan_path)
             self.window.set_case(case, session)
+            self._disk_stamp = loaded.stamp if recovered_from is None else plan_stamp(plan_path) if plan_path else None
             if recovered_from is not None:
                 self._revision = 1  # recovered work is not saved in a plan file yet
                 self.autosave()

@@ -142,3 +142,25 @@ def test_an_autosave_without_meta_or_with_a_broken_one_is_still_offered(data_roo
     assert found[0].trajectory_count == 4 and found[0].original_path is None
     assert len(found[0].load().plan.trajectories) == 4
     saver.discard()
+
+
+def test_opening_a_plan_finds_the_newer_autosave_a_crash_left_of_it(data_root, tmp_path):
+    from osteoplan.core.files.autosave import newer_autosave_of
+    from osteoplan.core.files.plan_file import save_plan
+
+    original = tmp_path / "plan.json"
+    save_plan(_plan(count=1), original)
+    old = original.stat().st_mtime - 600
+    os.utime(original, (old, old))  # saved ten minutes before the crash
+    saver = Autosaver()
+    saver.save(_plan(count=3), original)
+    assert newer_autosave_of(original) is None, "its session is still running: not offered"
+    os.close(saver._lock_fd)  # the process is gone: the OS drops its lock
+    saver._lock_fd = None
+    found = newer_autosave_of(original)
+    assert found is not None and found.trajectory_count == 3
+    assert newer_autosave_of(tmp_path / "other.json") is None
+    save_plan(_plan(count=1), original)  # saved again after the autosave: the file is the newer one
+    later = datetime.now(timezone.utc).timestamp() + 60
+    os.utime(original, (later, later))
+    assert newer_autosave_of(original) is None

@@ -27,16 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from osteoplan.core.errors import OsteoPlanError
-from osteoplan.core.atomic import atomic_write_text
+from osteoplan.core.atomic import atomic_write_text, try_lock, unlock
 from osteoplan.core.files.plan_file import LoadedPlan, load_plan, plan_to_dict, resolve_plan_path
 from osteoplan.core.planning.plan import Plan
 from osteoplan.core.resources import user_data_root
-
-try:  # POSIX
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
-    import msvcrt
 
 PLAN_SUFFIX = ".plan.json"
 META_SUFFIX = ".meta.json"
@@ -57,26 +51,6 @@ def autosave_dir() -> Path:
 
 
 # --- the OS lock that marks a session as alive ------------------------------------------------
-def _try_lock(fd: int) -> bool:
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        else:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    except OSError:
-        return False
-    return True
-
-
-def _unlock(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        else:
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-
 def _owner_alive(lock_path: Path) -> bool:
     """True while the session that owns `lock_path` holds its lock (its process is running)."""
     try:
@@ -86,8 +60,8 @@ def _owner_alive(lock_path: Path) -> bool:
     except OSError:
         return True  # cannot tell: do not offer what may belong to a live session
     try:
-        if _try_lock(fd):
-            _unlock(fd)
+        if try_lock(fd):
+            unlock(fd)
             return False
         return True
     finally:
@@ -121,7 +95,7 @@ class Autosaver:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        if not _try_lock(fd):
+        if not try_lock(fd):
             os.close(fd)
             raise AutosaveError(f"the autosave lock {self.lock_path} is held by another process")
         self._lock_fd = fd
@@ -177,7 +151,7 @@ class Autosaver:
         remove_structure_masks(self.plan_path)
         self._masks_written = None
         if self._lock_fd is not None:
-            _unlock(self._lock_fd)
+            unlock(self._lock_fd)
             os.close(self._lock_fd)
             self._lock_fd = None
         with contextlib.suppress(OSError):
@@ -258,3 +232,17 @@ def find_recoverable(directory: str | os.PathLike | None = None) -> list[Recover
         return []
     found = [r for r in (_recoverable(p) for p in candidates) if r is not None]
     return sorted(found, key=lambda r: r.saved_at, reverse=True)
+
+
+def newer_autosave_of(plan_path: str | os.PathLike, directory: str | os.PathLike | None = None) -> Recoverable | None:
+    """The newest autosave a session that is gone left of this plan file, when it is newer than the file (the work
+    a crash interrupted after the last save); None otherwise."""
+    target = Path(os.path.realpath(plan_path))
+    try:
+        saved = datetime.fromtimestamp(target.stat().st_mtime, timezone.utc)
+    except OSError:
+        return None
+    for item in find_recoverable(directory):
+        if item.original_path is not None and Path(os.path.realpath(item.original_path)) == target:
+            return item if item.saved_at > saved else None
+    return None

@@ -42,6 +42,8 @@ field (``plan.json: trajectories[0].entry_lps: ...``). A missing image is not an
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import re
@@ -51,7 +53,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from osteoplan.core.atomic import atomic_write_text
+from osteoplan.core.atomic import atomic_write_text, exclusive_lock
 from osteoplan.core.files.plan_ablations import check_ablations
 from osteoplan.core.files.plan_errors import PlanFileError, _json_type, _short, _validation_error
 from osteoplan.core.files.plan_migrations import MIGRATIONS, PLAN_FORMAT, looks_like_version_0
@@ -67,7 +69,8 @@ from osteoplan.core.planning.trajectory import Spindle, Trajectory
 from osteoplan.core.resources import resources_dir
 
 __all__ = ["MAX_PLAN_BYTES", "MAX_TRAJECTORIES", "MIGRATIONS", "PLAN_FORMAT", "PLAN_VERSION", "LoadedPlan",
-           "PlanFileError", "check_image_hash", "load_plan", "plan_from_dict", "plan_schema", "plan_to_dict",
+           "PlanFileError", "check_image_hash", "editing_plan_file", "load_plan", "plan_from_dict", "plan_schema",
+           "plan_stamp", "plan_to_dict",
            "save_plan", "volume_content_hash", "write_plan_schema"]
 
 PLAN_VERSION = 1
@@ -110,6 +113,7 @@ class LoadedPlan:
     image_path: Path
     labels_path: Path | None
     warnings: tuple[str, ...] = ()
+    stamp: str | None = None  # `plan_stamp` of the file as it was read: a later save notices another writer
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -148,7 +152,21 @@ def load_plan(path: str | os.PathLike, catalog: DeviceCatalog | None = None) -> 
     data = _parse_json(raw, source)
     loaded = plan_from_dict(data, path.parent, source=source, catalog=catalog)
     loaded.path = path
+    loaded.stamp = _stamp(raw)
     return loaded
+
+
+def _stamp(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def plan_stamp(path: str | os.PathLike) -> str | None:
+    """A fingerprint of the plan file's bytes now (None when there is no file): differs from the one taken when
+    it was opened or saved when another window or program has saved it meanwhile."""
+    try:
+        return _stamp(Path(path).read_bytes())
+    except OSError:
+        return None
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -336,8 +354,9 @@ def plan_to_json(plan: Plan, base_dir: str | os.PathLike | None = None, masks=No
     return _NUMBER_ARRAY.sub(lambda m: "[" + ", ".join(v.strip() for v in m.group(1).split(",")) + "]", text) + "\n"
 
 
-def save_plan(plan: Plan, path: str | os.PathLike) -> None:
-    """Write the plan atomically: the old file stays intact if anything fails. Raises `PlanFileError`."""
+def save_plan(plan: Plan, path: str | os.PathLike) -> str:
+    """Write the plan atomically: the old file stays intact if anything fails. Raises `PlanFileError`.
+    Returns the new file's `plan_stamp`."""
     path = Path(path)
     try:
         masks = None
@@ -350,6 +369,20 @@ def save_plan(plan: Plan, path: str | os.PathLike) -> None:
     except OSError as exc:
         raise PlanFileError(f"could not save the plan to {path}: {exc.strerror or exc}; "
                             "the previous file (if any) is unchanged", str(path)) from None
+    return _stamp(text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def editing_plan_file(path: str | os.PathLike):
+    """Serialise read-modify-write edits of one plan file between processes (`atomic.exclusive_lock`):
+    load, change and save inside the block, and no concurrent writer's change is lost."""
+    try:
+        with exclusive_lock(path):
+            yield
+    except TimeoutError as exc:
+        raise PlanFileError(f"{path}: {exc.strerror}; try again when it has finished", str(path)) from None
+    except OSError as exc:
+        raise PlanFileError(f"cannot lock the plan file {path}: {exc.strerror or exc}", str(path)) from None
 
 
 # --- published schema ----------------------------------------------------------------------

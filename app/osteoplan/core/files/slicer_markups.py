@@ -407,10 +407,19 @@ class _Ids:
         return f"{prefix}{number}"
 
 
-def import_markups(paths, plan: Plan, catalog: DeviceCatalog) -> ImportedMarkups:
+TIP_MARGIN_MM = 10.0  # a path's tip lies in the CT (a partial voxel's worth of slack)
+ENTRY_MARGIN_MM = 300.0  # its entry may lie outside the field of view, but within a needle's length of it
+
+
+def import_markups(paths, plan: Plan, catalog: DeviceCatalog,
+                   image_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None) -> ImportedMarkups:
     """Read markups files into trajectories (ids not clashing with `plan`'s) and landmarks;
     the plan is not changed (see `add_imported`). Every file is read before anything is
-    returned, so one bad file refuses the whole import. Raises `MarkupsError`."""
+    returned, so one bad file refuses the whole import. `image_bounds`: the CT's LPS box
+    (low, high corners); a path whose tip lies outside it, or whose entry lies far outside,
+    is refused. So is an import that would take the plan beyond its path limit. Raises `MarkupsError`."""
+    from osteoplan.core.files.plan_file import MAX_TRAJECTORIES
+
     result = ImportedMarkups()
     ids = _Ids(plan)
     for path in map(Path, paths):
@@ -418,13 +427,30 @@ def import_markups(paths, plan: Plan, catalog: DeviceCatalog) -> ImportedMarkups
             source = f"{path.name}: {markup.name or f'markups[{markup.index}]'}"
             if markup.type == "Line" or len(markup.points) == 2:
                 trajectory = _line_trajectory(markup, path, ids, catalog, result)
+                if image_bounds is not None:
+                    _check_inside(trajectory, image_bounds, f"{path}: markups[{markup.index}]")
                 result.trajectories.append(trajectory)
                 result.sources[trajectory.id] = source
+                if len(plan.trajectories) + len(result.trajectories) > MAX_TRAJECTORIES:
+                    raise MarkupsError(f"{path}: importing these lines would give the plan more than "
+                                       f"{MAX_TRAJECTORIES} paths (it has {len(plan.trajectories)}); import fewer "
+                                       "or split them over several plans")
             elif not markup.points:
                 result.notes.append(f"{path}: markups[{markup.index}]: an empty point list; nothing imported")
             else:
                 result.landmarks += [Landmark(label, position, source) for label, position, _ in markup.points]
     return result
+
+
+def _check_inside(trajectory: Trajectory, bounds, where: str) -> None:
+    low, high = (tuple(float(v) for v in corner) for corner in bounds)
+    for name, point, margin in (("target (tip)", trajectory.target_lps, TIP_MARGIN_MM),
+                                ("entry", trajectory.entry_lps, ENTRY_MARGIN_MM)):
+        outside = max(max(lo - p, p - hi, 0.0) for p, lo, hi in zip(point, low, high))
+        if outside > margin:
+            raise MarkupsError(f"{where}: its {name} lies {outside:.0f} mm outside the CT (LPS "
+                               f"{', '.join(f'{v:.1f}' for v in point)}); was it placed on another image, or in RAS "
+                               "where LPS was meant? Nothing was imported")
 
 
 def add_imported(editor, imported: ImportedMarkups, label: str = "Import markups") -> None:

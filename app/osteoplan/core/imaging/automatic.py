@@ -7,10 +7,11 @@ which label values are automatic, how each was found, and, per hazard category t
 missing, why (the verdicts then say "not checked" with that reason).
 
 Found today: the spinal canal (`imaging.spine`), the sacrum and the vertebrae with their levels
-(`imaging.vertebrae`), the nerve-root zones of the foramina (`imaging.foramina`), beside the sacrum the
-femurs (head and neck) and the hip bones (`imaging.pelvis`), the lungs and gas-filled bowel as one structure of the air inside the body
-(`imaging.air`), and on a contrast-enhanced CT the aorta and IVC (`imaging.vessels`); without
-contrast, vessels are not guessed and the verdicts say so.
+(`imaging.vertebrae`), the nerve-root zones of the foramina (`imaging.foramina`), beside the sacrum
+the femurs (head and neck) and the hip bones (`imaging.pelvis`), the lungs and gas-filled bowel as
+one structure of the air inside the body (`imaging.air`), and on a contrast-enhanced CT the aorta
+and IVC (`imaging.vessels`); without contrast, vessels are not guessed and the verdicts say so.
+What is found is cached by the CT's content hash (`imaging.anatomy_cache`).
 """
 
 from __future__ import annotations

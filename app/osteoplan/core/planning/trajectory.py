@@ -14,11 +14,15 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 MIN_LENGTH_MM = 0.5  # shorter than this, entry and target are the same point to a user
+MAX_COORDINATE_MM = 10_000.0  # 10 m from the scanner's origin: beyond any patient (1e300 would overflow the maths)
 
 
 def _finite_vector(value: tuple[float, float, float]) -> tuple[float, float, float]:
     if not all(math.isfinite(v) for v in value):
         raise ValueError("coordinates must be finite numbers (no NaN or infinity)")
+    if any(abs(v) > MAX_COORDINATE_MM for v in value):
+        raise ValueError(f"coordinates must lie within {MAX_COORDINATE_MM:.0f} mm of the scanner's origin (LPS); "
+                         f"got {', '.join(f'{v:g}' for v in value)}")
     return tuple(float(v) for v in value)  # type: ignore[return-value]
 
 

@@ -25,7 +25,7 @@ from .common import (
     require_exists, sitk_reason, suffix_of,
 )
 from .dicom import load_dicom_file, load_dicom_series, load_summary
-from .dicom_scan import scan_series, skipped_warning, summarize
+from .dicom_scan import choose_series, list_dicom_series, scan_series, skipped_warning, summarize
 
 __all__ = ["load_image_file", "load_image", "describe_image", "read_scalar_file"]
 
@@ -241,6 +241,25 @@ def load_image(path, series_uid: str | None = None, progress: ProgressCallback |
     if path.is_dir():
         return load_dicom_series(path, series_uid, progress)
     return load_image_file(path, progress)
+
+
+def image_bounds_lps(path, series_uid: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The LPS box (low, high corners, mm) of the image's voxel centres, from its headers only (no voxels
+    read): enough to tell whether a point lies in the CT. Raises `LoadError`."""
+    path = Path(path)
+    require_exists(path)
+    if path.is_dir():
+        summary = choose_series(path, list_dicom_series(path), series_uid)
+        size, spacing, origin = summary.size, summary.spacing, summary.origin
+        direction = np.asarray(summary.direction, dtype=float).reshape(3, 3)
+    else:
+        reader = _open_header(path, "CT")
+        size, spacing, origin = reader.GetSize(), reader.GetSpacing(), reader.GetOrigin()
+        direction = np.asarray(reader.GetDirection(), dtype=float).reshape(len(size), len(size))[:3, :3]
+    corners = np.array([[i, j, k] for i in (0, size[0] - 1) for j in (0, size[1] - 1)
+                        for k in (0, (size[2] if len(size) > 2 else 1) - 1)], dtype=float)
+    points = np.asarray(origin[:3], dtype=float) + (corners * np.asarray(spacing[:3], dtype=float)) @ direction.T
+    return points.min(axis=0), points.max(axis=0)
 
 
 def _entry(volume: Volume, uid: str | None) -> dict:
