@@ -20,6 +20,7 @@ Bad input ends with exit code 2 and one line on stderr, never a traceback
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -177,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in SUBCOMMANDS:
             args = _subcommand_parser().parse_args(argv)
+            if getattr(args, "out", None) and Path(args.out).is_dir():
+                raise UsageError(f"--out {args.out} is a folder; give the file to write (e.g. {Path(args.out) / 'out'}"
+                                 f"{'.png' if args.command == 'screenshot' else '.pdf'})")
             handlers = {"info": _info, "phantom": _phantom, "screenshot": _screenshot, "devices": _devices,
                         "check": _check, "simulate": _simulate, "export": _export, "import-markups": _import_markups,
                         "report": _report, "propose": _propose}
@@ -190,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     except OsteoPlanError as exc:
         print(f"osteoplan: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `osteoplan devices | head -1`: the reader has what it wanted
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # a file that cannot be read or written (full disk, permissions): the user can act on it
         where = f" {exc.filename}" if exc.filename else ""
         print(f"osteoplan: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)

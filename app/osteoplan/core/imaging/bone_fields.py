@@ -225,9 +225,14 @@ class BoneStructures:
             return self._hu_field_near(point_lps) if automatic else None  # beside automatic vertebrae: the CT's bone
         return self._hu_field_near(point_lps)
 
-    def _hu_field_near(self, point_lps) -> CropField:
+    def _hu_field_near(self, point_lps) -> CropField | None:
+        """The HU bone's field of the block around the point; None when the point lies outside the CT (no bone
+        to measure a needle against there)."""
         block_vox = np.maximum(1, np.round(HU_BLOCK_MM / np.asarray(self.grid.spacing[::-1]))).astype(int)
-        centre = np.floor(self.grid.lps_to_index(point_lps) + 0.5).astype(int)[::-1]
+        index = self.grid.lps_to_index(point_lps)
+        if not self.grid.contains_index(index):
+            return None
+        centre = np.floor(index + 0.5).astype(int)[::-1]
         key = ("hu", *(centre // block_vox))
         if key not in self._fields:
             lo = (centre // block_vox) * block_vox

@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 
+from osteoplan.core.errors import LoadError
 from osteoplan.core.imaging.case import Case
 
 DEMO_CASES = ("spine", "hip")
@@ -25,6 +26,9 @@ _loaded_lock = threading.Lock()
 def load_demo_case(name: str = DEFAULT_DEMO) -> Case:
     """The demo case (built once per machine, read once per process: the GUI starts reading it
     while its window is still being built)."""
+    if name not in DEMO_CASES:
+        raise LoadError(f"there is no built-in demo case {name!r}; the demo cases are {', '.join(DEMO_CASES)} "
+                        f"(e.g. \"{DEMO_IMAGE_PREFIX}{DEMO_CASES[0]}\")", f"{DEMO_IMAGE_PREFIX}{name}")
     with _loaded_lock:
         if name not in _loaded:
             _loaded[name] = _read_demo_case(name)

@@ -66,11 +66,17 @@ def pedicle_breach_warnings(session: PlanContext, trajectory: Trajectory) -> lis
 
 
 def device_warnings(session: PlanContext, trajectory: Trajectory) -> list[SafetyWarning]:
-    """A device too short to reach the target, spindles not anchored, devices with illustrative numbers."""
+    """A tip outside the CT, a device too short to reach the target, spindles not anchored, devices with
+    illustrative numbers."""
     readout = session.readout(trajectory.id)
     device = session.catalog.get(trajectory.device)
     name = trajectory.label
     found: list[SafetyWarning] = []
+    if not session.case.ct.contains_index(session.case.ct.lps_to_index(trajectory.target)):
+        found.append(SafetyWarning(
+            Severity.STOP, trajectory.id,
+            f"{name}: its tip lies outside the CT: nothing can be checked there (no anatomy, no structure); move "
+            "it onto the images"))
     if readout.device_long_enough is False:
         found.append(SafetyWarning(
             Severity.WARN, trajectory.id,

@@ -143,6 +143,31 @@ def require_exists(path: Path) -> None:
         raise LoadError(f"Nothing found at {path}{hint}. Choose an existing DICOM folder or image file.", str(path))
 
 
+def require_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file (a FIFO, a device such as /dev/zero): reading one may never end."""
+    if not path.is_file():
+        raise LoadError(f"{path} is not a regular file (a pipe, a device or a socket?): OsteoPlan reads images from "
+                        "files on disk. Copy the image into a file and open that.", str(path))
+
+
+GZIP_CHUNK = 1 << 20
+
+
+def check_gzip_integrity(path: Path) -> None:
+    """Read a .gz file through to its end so that its CRC is checked (ITK's reader stops at the last voxel and
+    never sees a corrupt block's checksum: flipped bytes would load as garbage voxels)."""
+    import gzip
+    import zlib
+
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(GZIP_CHUNK):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        raise LoadError(f"{path} is corrupt: its compressed data fail their integrity check ({exc}). The file was "
+                        "damaged in a download or copy; copy or export it again.", str(path)) from None
+
+
 def is_dicom_file(path: Path) -> bool:
     """True for a DICOM Part-10 file (the 'DICM' marker after the 128-byte preamble)."""
     try:

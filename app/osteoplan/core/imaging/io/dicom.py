@@ -157,6 +157,10 @@ def _positions(tags, header, where, warnings) -> np.ndarray:
     warnings.append(f"Some slices of {where} have no ImagePositionPatient: the slices were stacked in file order, "
                     f"{gap:g} mm apart (from the spacing/thickness tags). Positions along the slice axis are uncertain.")
     origin = np.asarray(header.GetOrigin(), dtype=float)
+    if not np.all(np.isfinite(origin)):
+        origin = np.zeros(3)
+        warnings.append(f"{where} gives no usable position at all: it was placed at the scanner's origin, so its LPS "
+                        "coordinates (and any plan made on it) do not match another image of the patient.")
     return origin[None, :] + gap * np.arange(len(tags))[:, None] * normal[None, :]
 
 
@@ -185,6 +189,17 @@ def _info(header, folder: Path, uid: str | None = None) -> SeriesInfo:
     )
 
 
+def _pixel_spacing_warnings(header, where) -> list[str]:
+    """PixelSpacing missing or zero: GDCM then says 1 mm, and every distance would be wrong without a word."""
+    values = numbers(tag(header, "0028|0030"))
+    if len(values) == 2 and all(v > 0 for v in values):
+        return []
+    assumed = " x ".join(f"{s:g}" for s in header.GetSpacing()[:2])
+    return [f"{where[:1].upper() + where[1:]} has no valid PixelSpacing (0028,0030): {assumed} mm per pixel was "
+            "assumed, so distances, sizes and thresholds are unreliable. Export the series again from the scanner "
+            "or PACS with its pixel spacing."]
+
+
 def _modality_warnings(header, where) -> list[str]:
     modality = tag(header, "0008|0060")
     where = where[:1].upper() + where[1:]
@@ -211,7 +226,7 @@ def load_summary(summary: SeriesSummary, folder: Path, progress: ProgressCallbac
         raise LoadError(f"{where} holds colour images (screenshots or secondary captures), not a CT.", str(folder))
     array, tags = _read_pixels(files, header, where, progress)
     report(progress, 0.92, "Checking slice positions")
-    warnings = _modality_warnings(header, where)
+    warnings = _modality_warnings(header, where) + _pixel_spacing_warnings(header, where)
     orientation = _check_orientations(tags, header, where)
     positions = _positions(tags, header, where, warnings)
     normal = np.cross(orientation[:3], orientation[3:])

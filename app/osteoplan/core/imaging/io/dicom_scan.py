@@ -10,6 +10,7 @@ series from the headers of its first and last files.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,11 +110,13 @@ def tag(reader, key: str, default: str = "") -> str:
 
 
 def numbers(text: str) -> list[float]:
-    """The numbers of a DICOM multi-valued decimal string ('1\\0\\0')."""
+    """The finite numbers of a DICOM multi-valued decimal string ('1\\0\\0'); [] when one is not a finite number
+    ('nan', 'inf', garbage): the caller then treats the tag as missing, never as a position at NaN."""
     try:
-        return [float(part) for part in text.split("\\") if part.strip()]
+        values = [float(part) for part in text.split("\\") if part.strip()]
     except ValueError:
         return []
+    return values if all(math.isfinite(v) for v in values) else []
 
 
 def orientation_of(reader) -> tuple[float, ...]:
@@ -127,7 +130,8 @@ def orientation_of(reader) -> tuple[float, ...]:
 
 def position_of(reader) -> np.ndarray:
     values = numbers(tag(reader, "0020|0032"))
-    return np.asarray(values if len(values) == 3 else reader.GetOrigin(), dtype=float)
+    position = np.asarray(values if len(values) == 3 else reader.GetOrigin(), dtype=float)
+    return position if np.all(np.isfinite(position)) else np.zeros(3)
 
 
 # --- scanning -------------------------------------------------------------------------------
@@ -198,10 +202,24 @@ def split_without_uid(files: list[str]) -> list[tuple[str, list[str]]]:
     return parts
 
 
+def _has_subfolder(folder: Path) -> bool:
+    try:
+        return any(e.is_dir() for e in os.scandir(folder))
+    except OSError:
+        return False
+
+
 def no_dicom_error(folder: Path, folders: list[Path]) -> LoadError:
     """The message for a folder (tree) without any DICOM image."""
     names = [name for f in folders for name in regular_files(f)]
     where = f"The folder {folder}" + (f" (and its {len(folders) - 1} subfolder(s))" if len(folders) > 1 else "")
+    deeper = [f for f in folders if len(f.relative_to(folder).parts) == MAX_SCAN_DEPTH and _has_subfolder(f)]
+    if deeper:
+        return LoadError(
+            f"{where} holds no DICOM image down to {MAX_SCAN_DEPTH} folder levels, and goes deeper (e.g. "
+            f"{deeper[0].relative_to(folder)}/...), which is not searched. Choose a folder closer to the images.",
+            str(folder),
+        )
     if not names:
         return LoadError(
             f"{where} is empty. Choose the folder that holds the CT's DICOM files "

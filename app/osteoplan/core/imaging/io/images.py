@@ -9,6 +9,7 @@ the values fit, float32 otherwise, never float64).
 from __future__ import annotations
 
 import re
+import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,8 @@ from osteoplan.core.errors import LoadError
 from osteoplan.core.imaging.volume import SeriesInfo, Volume
 from .common import (
     DICOM_SUFFIXES, IMAGE_SUFFIXES, LoadedImage, ProgressCallback, array_from_image, check_size, compact_ct_array,
-    execute_with_progress, is_dicom_file, output_pixel_type_for, quiet_sitk, refuse_2d, replace_non_finite, report,
+    check_gzip_integrity, execute_with_progress, is_dicom_file, output_pixel_type_for, quiet_sitk, refuse_2d,
+    replace_non_finite, report, require_regular_file,
     require_exists, sitk_reason, suffix_of,
 )
 from .dicom import load_dicom_file, load_dicom_series, load_summary
@@ -73,7 +75,7 @@ def _open_header(path: Path, role: str) -> sitk.ImageFileReader:
         raise LoadError(f"{path} has {reader.GetNumberOfComponents()} values per voxel (a colour or vector image); "
                         f"a {role} needs one value per voxel.", str(path))
     if reader.GetDimension() == 2 or (reader.GetDimension() == 3 and min(size) == 1):
-        refuse_2d(path, [s for s in size if s != 1] if reader.GetDimension() == 3 else size)
+        refuse_2d(path, ([s for s in size if s != 1] or [1]) if reader.GetDimension() == 3 else size)
     if reader.GetDimension() != 3:
         raise LoadError(f"{path} is a {reader.GetDimension()}-D image ({' x '.join(map(str, size))}), e.g. a time "
                         f"series; a {role} must be 3-D. Extract the 3-D volume first.", str(path))
@@ -201,6 +203,67 @@ def make_volume(path: Path, array: np.ndarray, image: FileImage, info: SeriesInf
         raise LoadError(f"{path} has an unusable geometry ({exc}); its header is probably corrupt.", str(path)) from None
 
 
+def _refuse_outside_data_file(path: Path) -> None:
+    """A MetaImage header names its voxel file: only one in the header's own folder is read (a header that points
+    at /etc/passwd or a file elsewhere is refused, never read as voxels)."""
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16).decode("ascii", "replace")
+    match = re.search(r"^[ \t]*ElementDataFile[ \t]*=[ \t]*([^\r\n]*)", head, re.MULTILINE)
+    name = match.group(1).strip() if match else "LOCAL"
+    if name == "LOCAL" or name.startswith("LIST") or "%" in name:
+        return
+    data = (path.parent / name).resolve()
+    if data.parent != path.parent.resolve():
+        raise LoadError(f"{path} takes its voxels from {name}, outside its own folder; OsteoPlan reads a MetaImage's "
+                        "data file only beside its header. Put the .raw file beside the .mhd (and name it there).",
+                        str(path))
+
+
+def _nifti_pixdim(path: Path) -> np.ndarray | None:
+    """pixdim[1..3] as the NIfTI-1 header stores them (ITK rewrites 0 or NaN to 1 before anyone sees them)."""
+    import gzip
+
+    try:
+        opener = gzip.open if suffix_of(path).endswith(".gz") else open
+        with opener(path, "rb") as handle:
+            header = handle.read(348)
+    except (OSError, EOFError):
+        return None
+    if len(header) < 348:
+        return None
+    for order in ("<", ">"):
+        if struct.unpack(f"{order}i", header[:4])[0] == 348:
+            return np.array(struct.unpack(f"{order}3f", header[80:92]), dtype=float)
+    return None  # NIfTI-2 or not NIfTI: ITK's reading stands
+
+
+def _spacing_warnings(path: Path, image) -> list[str]:
+    """A spacing the file does not really give (NIfTI pixdim 0 or NaN: ITK then says 1 mm) must not pass silently."""
+    pixdim = _nifti_pixdim(path) if suffix_of(path) in (".nii", ".nii.gz") else None
+    bad = [] if pixdim is None else ["xyz"[axis] for axis in range(3)
+                                     if not np.isfinite(pixdim[axis]) or pixdim[axis] <= 0]
+    if not bad:
+        return []
+    return [f"{path}: its header gives no valid voxel size along {', '.join(bad)} (0 or not a number); "
+            f"{', '.join(f'{image.spacing[i]:g} mm' for i in ('xyz'.index(b) for b in bad))} was assumed. Distances "
+            "along it are unreliable: export the CT again with its true voxel size."]
+
+
+def _nifti_non_finite_warning(path: Path) -> list[str]:
+    """ITK's NIfTI reader turns NaN voxels into 0 HU (water) without a word: count them with nibabel."""
+    try:
+        import nibabel
+
+        data = np.asarray(nibabel.load(str(path)).dataobj)
+    except Exception:  # noqa: BLE001 - nibabel cannot tell: ITK read it, its own checks stand
+        return []
+    bad = data.size - int(np.count_nonzero(np.isfinite(data)))
+    if not bad:
+        return []
+    return [f"{path}: {bad} voxel(s) are not finite numbers (NaN or infinite) in the file; they read as 0 HU or the "
+            "lowest value and are not real tissue: check the export."]
+
+
 def load_image_file(path, progress: ProgressCallback | None = None) -> LoadedImage:
     """Load a CT from an image file; a DICOM file loads the series of its folder."""
     path = Path(path)
@@ -218,8 +281,16 @@ def load_image_file(path, progress: ProgressCallback | None = None) -> LoadedIma
             raise _unsupported(path)
         return loaded
     report(progress, 0.0, f"Opening {path.name}")
+    require_regular_file(path)
+    if suffix in (".mha", ".mhd"):
+        _refuse_outside_data_file(path)
     image = read_scalar_file(path, progress)
-    warnings = []
+    if suffix.endswith(".gz"):
+        report(progress, 0.92, "Checking the file's integrity")
+        check_gzip_integrity(path)
+    warnings = _spacing_warnings(path, image)
+    if suffix in (".nii", ".nii.gz") and image.array.dtype.kind == "f":
+        warnings += _nifti_non_finite_warning(path)
     message = replace_non_finite(image.array, path)
     if message:
         warnings.append(message)

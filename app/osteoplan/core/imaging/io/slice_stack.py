@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from osteoplan.core.errors import LoadError
+
 MIN_POSITION_TOLERANCE_MM = 0.01
 """A slice within max(this, 1 % of the gap) of its grid position counts as on the grid."""
 MIN_TILT_DEG = 0.01
@@ -82,8 +84,10 @@ def plan_stack(positions, orientation, where: str = "the series") -> StackPlan:
             "only the first slice at each position was kept."
         )
     zk, pk = z[keep], positions[keep]
-    if len(zk) < 2:
-        return StackPlan(tuple(positions[0]), direction, 1.0, z, None, keep, 0.0, tuple(warnings))
+    if len(zk) < 2:  # nothing to stack: never invent a slice spacing for them
+        raise LoadError(f"All {n} slices of {where} lie at one position: it is not a volume (a dynamic or repeated "
+                        "acquisition at one table position, or positions lost in an export?). Choose a volume "
+                        "series, or export the series again with its slice positions.", where)
     gaps = np.diff(zk)
     extent = zk[-1] - zk[0]
     mean_gap = extent / (len(zk) - 1)
