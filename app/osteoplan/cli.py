@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 import traceback
@@ -173,8 +174,23 @@ def _open_plan_session(plan_path: str):
     return session
 
 
+class _WarningLines(logging.Handler):
+    """OsteoPlan's logged warnings (plugin problems) as `osteoplan: warning:` lines on the stderr of the moment."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"osteoplan: warning: {record.getMessage()}", file=sys.stderr)
+
+
+def _log_warnings_as_lines() -> None:
+    logger = logging.getLogger("osteoplan")
+    if not any(isinstance(h, _WarningLines) for h in logger.handlers):
+        logger.addHandler(_WarningLines(logging.WARNING))
+        logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _log_warnings_as_lines()
     try:
         if argv and argv[0] in SUBCOMMANDS:
             args = _subcommand_parser().parse_args(argv)
@@ -319,8 +335,7 @@ def _propose(args) -> int:
 def _devices(args) -> int:
     from osteoplan.core.planning.devices import device_catalog
 
-    catalog = device_catalog()
-    _warn(catalog.problems)
+    catalog = device_catalog()  # its plugin problems are reported once each, as warnings (see `main`)
     if args.json:
         print(json.dumps(catalog.listing()))
         return 0

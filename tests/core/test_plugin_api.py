@@ -59,8 +59,10 @@ def fake_plugins(tmp_path, monkeypatch):
     ]]
     monkeypatch.setattr(entry_points_module, "entry_points", lambda group: [ep for ep in eps if ep.group == group])
     devices.device_catalog.cache_clear()
+    entry_points_module.clear_registry()  # problems are reported once per process: each test starts afresh
     yield
     devices.device_catalog.cache_clear()
+    entry_points_module.clear_registry()
 
 
 def test_plugins_that_fail_to_load_are_reported_once_and_skipped(fake_plugins, caplog):
@@ -156,3 +158,23 @@ def test_a_group_is_imported_once_per_process_and_problems_are_reported_once(mon
         assert len(plugin_api.problems()) == 2 and len(caplog.records) == 2
     finally:
         plugin_api.clear_registry()
+
+
+def test_a_plugin_that_hangs_or_interrupts_at_import_is_skipped_in_time(tmp_path, monkeypatch):
+    (tmp_path / "fake_hangs_on_import.py").write_text("import time\nwhile True:\n    time.sleep(0.05)\n")
+    (tmp_path / "fake_interrupts_on_import.py").write_text("raise KeyboardInterrupt\n")
+    (tmp_path / "fake_base_exception.py").write_text("class Odd(BaseException):\n    pass\nraise Odd('odd')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(entry_points_module, "LOAD_TIMEOUT_S", 0.5)
+    eps = [EntryPoint("hangs", "fake_hangs_on_import:provider", DEVICE_CATALOGS),
+           EntryPoint("interrupts", "fake_interrupts_on_import:provider", DEVICE_CATALOGS),
+           EntryPoint("odd", "fake_base_exception:provider", DEVICE_CATALOGS),
+           EntryPoint("builtin", "osteoplan_builtins.devices:device_entries", DEVICE_CATALOGS)]
+    monkeypatch.setattr(entry_points_module, "entry_points", lambda group: [ep for ep in eps if ep.group == group])
+    entry_points_module.clear_registry()
+    loaded, problems = load_plugins(DEVICE_CATALOGS)  # returns: the hang does not hang the caller
+    entry_points_module.clear_registry()
+    assert [name for name, _ in loaded] == ["builtin"]
+    assert any("'hangs'" in p and "did not finish importing within 0.5 s" in p for p in problems)
+    assert any("'interrupts'" in p and "KeyboardInterrupt" in p for p in problems)
+    assert any("'odd'" in p and "Odd: odd" in p for p in problems)

@@ -10,6 +10,7 @@ import threading
 from importlib.metadata import EntryPoint, entry_points
 
 API_VERSION = 1
+LOAD_TIMEOUT_S = 10.0  # a plugin's import (its entry point) must finish within this
 
 DEVICE_CATALOGS = "osteoplan.devices"
 ABLATION_MODELS = "osteoplan.ablation_models"
@@ -54,8 +55,9 @@ def load_plugins(group: str) -> tuple[list[tuple[str, object]], list[str]]:
         if name in names:  # two distributions used the same name: keep both, tell them apart
             name = f"{name} ({_distribution_name(entry_point)})"
         try:
-            obj = entry_point.load()
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of foreign code is reported, not fatal
+            obj = _load_in_time(entry_point)
+        except BaseException as exc:  # noqa: BLE001 - any failure of foreign code (even SystemExit, KeyboardInterrupt
+            # raised by its import) is reported, not fatal
             problems.append(f"plugin {entry_point.name!r} ({entry_point.value}, group {group}) could not be "
                             f"loaded and was skipped: {describe_error(exc)}")
             continue
@@ -68,8 +70,35 @@ def load_plugins(group: str) -> tuple[list[tuple[str, object]], list[str]]:
         names.add(name)
         loaded.append((name, obj))
     for problem in problems:
-        _log.warning("%s", problem)
+        report_once(problem)
     return loaded, problems
+
+
+class PluginTimeout(Exception):
+    pass
+
+
+def _load_in_time(entry_point: EntryPoint) -> object:
+    """`entry_point.load()` in a worker thread, given LOAD_TIMEOUT_S: a plugin that hangs at import is skipped (its
+    thread is left behind, as a daemon) instead of hanging every command and the window."""
+    if _is_builtin(entry_point):
+        return entry_point.load()
+    result: dict[str, object] = {}
+
+    def load() -> None:
+        try:
+            result["object"] = entry_point.load()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            result["error"] = exc
+
+    worker = threading.Thread(target=load, name=f"plugin {entry_point.name}", daemon=True)
+    worker.start()
+    worker.join(LOAD_TIMEOUT_S)
+    if worker.is_alive():
+        raise PluginTimeout(f"it did not finish importing within {LOAD_TIMEOUT_S:g} s")
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    return result["object"]
 
 
 def instantiate(obj: object) -> object:
@@ -87,9 +116,8 @@ def registered(group: str) -> dict[str, object]:
     load problems are reported (logged) once and kept in `problems`."""
     with _lock:
         if group not in _registry:
-            loaded, found = load_plugins(group)
+            loaded, _ = load_plugins(group)  # its problems are reported (once) by load_plugins
             _registry[group] = dict(loaded)
-            _problems.extend(p for p in found if p not in _problems)
         return _registry[group]
 
 
