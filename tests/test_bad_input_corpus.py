@@ -206,3 +206,23 @@ def test_a_closed_pipe_is_not_an_error(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main(["devices"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_ctrl_c_during_a_report_exits_130_with_one_line_and_no_partial_file(tmp_path):
+    import signal
+    import time
+
+    from tests.core.report.test_report import dicom_plan
+
+    plan = dicom_plan(tmp_path)
+    out = tmp_path / "report.pdf"
+    run = subprocess.Popen([sys.executable, "-m", "osteoplan", "report", str(plan), "--out", str(out)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ,
+                                                                                 "QT_QPA_PLATFORM": "offscreen"})
+    time.sleep(2.5)  # inside the rendering
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    if run.returncode == 0:
+        pytest.skip("the report was finished before the interrupt arrived")
+    assert run.returncode == 130 and err.decode().strip() == "osteoplan: interrupted"
+    assert not out.exists() and not list(tmp_path.glob(".report.pdf.*"))

@@ -266,9 +266,30 @@ def _parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _exit_at_once_on_interrupt(out: str) -> None:
+    """Ctrl+C in a command that renders with Qt/VTK: exit 130 at once with one line, leaving no partial file.
+    (A KeyboardInterrupt raised inside Qt's or VTK's C++ callbacks prints a traceback and goes on, or crashes
+    their teardown.) The output is written atomically: only its temporary file can be left, and it is removed."""
+    import signal
+
+    from osteoplan.core.atomic import TEMP_SUFFIX
+
+    target = Path(out).resolve()
+
+    def interrupted(_signum, _frame) -> None:
+        for leftover in target.parent.glob(f".{target.name}.*{TEMP_SUFFIX}*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        os.write(2, b"osteoplan: interrupted\n")
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, interrupted)
+
+
 def _screenshot(args) -> int:
     from osteoplan.core.imaging.case import Case
 
+    _exit_at_once_on_interrupt(args.out)
     if sum(bool(x) for x in (args.path, args.demo, args.plan)) > 1:
         raise UsageError("give one of PATH, --demo or --plan")
     size = _parse_size(args.size)
@@ -488,6 +509,7 @@ def _image_bounds(loaded):
 def _report(args) -> int:
     from osteoplan.ui.report_export import report_command
 
+    _exit_at_once_on_interrupt(args.out)
     if args.threshold_defaults:
         _install_threshold_defaults(Path(args.threshold_defaults))
     return report_command(args.plan, args.out, identify=args.identify, progress_lines=args.progress,

@@ -122,3 +122,15 @@ def test_no_other_exception_type_escapes(tmp_path):
         for loader in (load_image, describe_image):
             with pytest.raises(LoadError):
                 loader(path)
+
+
+def test_native_noise_on_stderr_is_dropped_and_the_rest_kept(capfd):
+    import os
+
+    from osteoplan.core.imaging.io.common import quiet_sitk
+
+    with quiet_sitk():
+        os.write(2, b"Unsupported JPEG data precision 12\n" * 3)  # GDCM on every slice of a 12-bit JPEG series
+        os.write(2, b"a real problem from a library\n")
+    err = capfd.readouterr().err
+    assert "JPEG data precision" not in err and err.count("a real problem from a library") == 1

@@ -10,7 +10,11 @@ Rules kept here so that DICOM, image files and label maps behave the same:
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import sys
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -81,13 +85,57 @@ def execute_with_progress(process, progress: ProgressCallback | None, start: flo
 # --- SimpleITK --------------------------------------------------------------------------
 @contextlib.contextmanager
 def quiet_sitk() -> Iterator[None]:
-    """Silence ITK's console warnings (we turn them into messages) and restore the setting."""
+    """Silence ITK's console warnings (we turn them into messages) and the native libraries' known noise on
+    stderr (`native_stderr_filtered`), and restore both."""
     previous = sitk.ProcessObject_GetGlobalWarningDisplay()
     sitk.ProcessObject_SetGlobalWarningDisplay(False)
     try:
-        yield
+        with native_stderr_filtered():
+            yield
     finally:
         sitk.ProcessObject_SetGlobalWarningDisplay(previous)
+
+
+# What GDCM, libjpeg and MetaIO print to the C stderr on a load that succeeds (e.g. GDCM tries libjpeg's 8-bit
+# decoder before its 12-bit one, once per slice of a 12-bit JPEG series): not for the user.
+NATIVE_NOISE = (re.compile(r"Unsupported JPEG data precision"), re.compile(r"^\s*$"))
+_native_lock = threading.RLock()
+_native_depth = 0
+
+
+@contextlib.contextmanager
+def native_stderr_filtered() -> Iterator[None]:
+    """Collect what native code writes to file descriptor 2 meanwhile, drop the known noise (NATIVE_NOISE) and
+    write the rest back to stderr afterwards (delayed, never lost). Re-entrant; one redirection at a time."""
+    global _native_depth
+    with _native_lock:
+        if _native_depth:
+            _native_depth += 1
+            try:
+                yield
+            finally:
+                _native_depth -= 1
+            return
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no usable stderr (a GUI without console): nothing to filter
+            yield
+            return
+        _native_depth = 1
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                _native_depth = 0
+                captured.seek(0)
+                kept = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+                        if not any(pattern.search(line) for pattern in NATIVE_NOISE)]
+                if kept:
+                    os.write(2, "".join(kept).encode("utf-8", "replace"))
 
 
 def sitk_reason(exc: BaseException) -> str:
