@@ -134,3 +134,22 @@ def test_native_noise_on_stderr_is_dropped_and_the_rest_kept(capfd):
         os.write(2, b"a real problem from a library\n")
     err = capfd.readouterr().err
     assert "JPEG data precision" not in err and err.count("a real problem from a library") == 1
+
+
+def test_a_rescale_slope_beyond_any_ct_number_is_refused():
+    from osteoplan.core.imaging.io.dicom import _check_rescale
+
+    class Header:  # the tags of a DICOM header, as a SimpleITK reader gives them
+        def __init__(self, tags):
+            self.tags = tags
+
+        def HasMetaDataKey(self, key):  # noqa: N802 - SimpleITK's spelling
+            return key in self.tags
+
+        def GetMetaData(self, key):  # noqa: N802
+            return self.tags[key]
+
+    with pytest.raises(LoadError, match="RescaleSlope 1e\\+38"):
+        _check_rescale(Header({"0028|1053": "1e38", "0028|1052": "0", "0028|0101": "16"}), "the series")
+    _check_rescale(Header({"0028|1053": "1", "0028|1052": "-1024", "0028|0101": "16"}), "the series")
+    _check_rescale(Header({"0028|1053": "0.5", "0028|1052": "-1024", "0028|0101": "12"}), "the series")

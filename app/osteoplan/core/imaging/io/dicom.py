@@ -43,6 +43,21 @@ def _rescale(slope_text: str, intercept_text: str) -> tuple[float, float]:
     return (slope if slope != 0 else 1.0), intercept
 
 
+MAX_PLAUSIBLE_HU = 100_000.0  # CT numbers span about -1024..+30000 (metal); beyond this the rescale is broken
+
+
+def _check_rescale(header, where) -> None:
+    """A RescaleSlope/Intercept that sends the stored values beyond any CT number (e.g. a slope of 1e38) is refused:
+    the voxels would saturate into garbage."""
+    slope, intercept = _rescale(tag(header, "0028|1053"), tag(header, "0028|1052"))
+    bits = int((numbers(tag(header, "0028|0101")) or [16])[0])
+    largest = abs(slope) * 2.0 ** min(bits, 32) + abs(intercept)
+    if not np.isfinite(largest) or largest > 1e3 * MAX_PLAUSIBLE_HU and abs(slope) > 1e3:
+        raise LoadError(f"{where} has RescaleSlope {slope:g} and RescaleIntercept {intercept:g}: its values would "
+                        f"reach {largest:.3g}, far beyond any CT number. The header is damaged; export the series "
+                        "again.", str(where))
+
+
 def _pixel_kind(header, rescales: list[tuple[float, float]]) -> str:
     """'int16', 'float32' or 'wide' (integers that may not fit int16: read in checked chunks)."""
     if any(s != round(s) or i != round(i) for s, i in rescales):
@@ -224,6 +239,7 @@ def load_summary(summary: SeriesSummary, folder: Path, progress: ProgressCallbac
         refuse_2d(f"{files[0]} (the only slice of {where})", header.GetSize()[:2])
     if int((numbers(tag(header, "0028|0002")) or [1])[0]) != 1:
         raise LoadError(f"{where} holds colour images (screenshots or secondary captures), not a CT.", str(folder))
+    _check_rescale(header, where)
     array, tags = _read_pixels(files, header, where, progress)
     report(progress, 0.92, "Checking slice positions")
     warnings = _modality_warnings(header, where) + _pixel_spacing_warnings(header, where)
