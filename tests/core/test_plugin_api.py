@@ -178,3 +178,21 @@ def test_a_plugin_that_hangs_or_interrupts_at_import_is_skipped_in_time(tmp_path
     assert any("'hangs'" in p and "did not finish importing within 0.5 s" in p for p in problems)
     assert any("'interrupts'" in p and "KeyboardInterrupt" in p for p in problems)
     assert any("'odd'" in p and "Odd: odd" in p for p in problems)
+
+
+def test_a_device_catalog_that_hangs_is_skipped_in_time(tmp_path, monkeypatch):
+    (tmp_path / "fake_slow_catalog.py").write_text("import time\ndef entries():\n    time.sleep(60)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(entry_points_module, "LOAD_TIMEOUT_S", 0.5)
+    eps = [EntryPoint("slow", "fake_slow_catalog:entries", DEVICE_CATALOGS),
+           EntryPoint("builtin", "osteoplan_builtins.devices:device_entries", DEVICE_CATALOGS)]
+    monkeypatch.setattr(entry_points_module, "entry_points", lambda group: [ep for ep in eps if ep.group == group])
+    devices.device_catalog.cache_clear()
+    entry_points_module.clear_registry()
+    try:
+        catalog = devices.device_catalog()
+    finally:
+        devices.device_catalog.cache_clear()
+        entry_points_module.clear_registry()
+    assert "trocar-11g-100" in catalog
+    assert any("'slow'" in p and "did not answer within 0.5 s" in p for p in catalog.problems)

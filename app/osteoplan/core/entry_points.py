@@ -79,26 +79,33 @@ class PluginTimeout(Exception):
 
 
 def _load_in_time(entry_point: EntryPoint) -> object:
-    """`entry_point.load()` in a worker thread, given LOAD_TIMEOUT_S: a plugin that hangs at import is skipped (its
-    thread is left behind, as a daemon) instead of hanging every command and the window."""
+    """`entry_point.load()` within LOAD_TIMEOUT_S (built-ins are trusted: loaded directly)."""
     if _is_builtin(entry_point):
         return entry_point.load()
+    return call_in_time(entry_point.load, f"plugin {entry_point.name}", "finish importing")
+
+
+def call_in_time(function, name: str, doing: str = "answer", timeout_s: float | None = None):
+    """`function()` in a worker thread, given `timeout_s` (LOAD_TIMEOUT_S): a plugin that hangs is skipped (its thread
+    is left behind, as a daemon) instead of hanging every command and the window. Its exception, of any kind, is
+    raised here; a hang raises PluginTimeout."""
+    timeout_s = LOAD_TIMEOUT_S if timeout_s is None else timeout_s
     result: dict[str, object] = {}
 
-    def load() -> None:
+    def run() -> None:
         try:
-            result["object"] = entry_point.load()
+            result["value"] = function()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             result["error"] = exc
 
-    worker = threading.Thread(target=load, name=f"plugin {entry_point.name}", daemon=True)
+    worker = threading.Thread(target=run, name=name, daemon=True)
     worker.start()
-    worker.join(LOAD_TIMEOUT_S)
+    worker.join(timeout_s)
     if worker.is_alive():
-        raise PluginTimeout(f"it did not finish importing within {LOAD_TIMEOUT_S:g} s")
+        raise PluginTimeout(f"it did not {doing} within {timeout_s:g} s")
     if "error" in result:
         raise result["error"]  # type: ignore[misc]
-    return result["object"]
+    return result["value"]
 
 
 def instantiate(obj: object) -> object:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from osteoplan.core.entry_points import BUILTIN, call_in_time, describe_error
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.planning.trajectory import TrajectoryKind
 
@@ -301,9 +302,9 @@ def build_device_catalog(providers: Iterable[tuple[str, Provider]],
             found.append(f"{who} is not callable (got {type(provider).__name__}); skipped")
             continue
         try:
-            entries = provider()
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken plugin must not stop the app
-            found.append(f"{who} failed and was skipped: {type(exc).__name__}: {exc}")
+            entries = provider() if name == BUILTIN else call_in_time(provider, who)
+        except BaseException as exc:  # noqa: BLE001 - a broken (or hanging) plugin must not stop the app
+            found.append(f"{who} failed and was skipped: {describe_error(exc)}")
             continue
         if not isinstance(entries, (list, tuple)):
             found.append(f"{who} returned {type(entries).__name__}, not a list of device entries; skipped")
