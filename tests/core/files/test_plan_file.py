@@ -379,3 +379,16 @@ def test_a_plan_on_a_demo_case_keeps_its_builtin_image_reference(tmp_path):
     assert loaded.plan.image.path == "demo:spine" and loaded.warnings == ()
     autosaved = load_plan(Autosaver(tmp_path / "autosave").save(plan))
     assert autosaved.plan.image.path == "demo:spine"
+
+
+def test_saving_a_symlinked_plan_writes_through_the_link(tmp_path):
+    target = tmp_path / "real" / "plan.json"
+    target.parent.mkdir()
+    save_plan(Plan(ImageRef(path="demo:spine")), target)
+    link = tmp_path / "plan.json"
+    link.symlink_to(target)
+    plan = Plan(ImageRef(path="demo:spine"), trajectories=[Trajectory(id="t1", entry_lps=(0, 60, 0),
+                                                                      target_lps=(0, 0, 0), device="trocar-11g-100")])
+    save_plan(plan, link)
+    assert link.is_symlink(), "the link stays a link"
+    assert [t.id for t in load_plan(target).plan.trajectories] == ["t1"]
