@@ -21,6 +21,7 @@ from osteoplan.core.display.view_geometry import SliceOrientation
 from osteoplan.core.display.viewer import ViewerState
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.imaging.case import Case
+from osteoplan.core.imaging.demo import DEMO_IMAGE_PREFIX
 from osteoplan.core.imaging.identity import person_name
 from osteoplan.core.session import PlanSession
 from osteoplan.ui import first_run, loading, menus, plugin_panels, preferences, shortcuts
@@ -170,7 +171,8 @@ class MainWindow(QMainWindow):
     def set_case(self, case: Case | None, session: PlanSession | None = None) -> None:
         """Show a case with its plan (a new, empty plan unless `session` is given)."""
         self.case = case
-        self.patient_banner.set_info(case.ct.info if case is not None else None)
+        self.patient_banner.set_info(case.ct.info if case is not None else None,
+                                     demo=case is not None and case.source.startswith(DEMO_IMAGE_PREFIX))
         if case is not None:
             self.viewer.set_cursor(case.initial_cursor_lps)
         for view in self.views.values():

@@ -23,11 +23,16 @@ class PatientBanner(QLabel):
         self.setTextFormat(Qt.TextFormat.RichText)  # the values are escaped
         self.set_info(None)
 
-    def set_info(self, info: SeriesInfo | None) -> None:
-        """Show the CT's identity (None: no CT open, the banner hides)."""
+    def set_info(self, info: SeriesInfo | None, demo: bool = False) -> None:
+        """Show the CT's identity (None: no CT open, the banner hides; `demo`: a built-in synthetic case)."""
         self.setVisible(info is not None)
         if info is None:
             self.setText("")
+            return
+        if demo:
+            self.setText("Built-in synthetic demo case: no patient")
+            self.setStyleSheet(IDENTIFIED_STYLE)
+            self.setToolTip(self.text())
             return
         shown = banner(info)
         if shown.identified:

@@ -49,8 +49,8 @@ class Banner:
 def banner(info: SeriesInfo) -> Banner:
     """The banner of a CT from its header (DICOM); for a file without identity, says so."""
     if not (info.patient_name or info.patient_id or info.birth_date):
-        return Banner((), "No patient identity in this file (NIfTI, NRRD and MetaImage files carry none): "
-                          "check by other means that this is your patient's CT.")
+        return Banner((), "No patient identity in this file (NIfTI, NRRD, MetaImage carry none): check by other "
+                          "means that this is your patient's CT.")
     extra = info.extra
     sex = {"M": "male", "F": "female", "O": "other"}.get(extra.get("sex", "").upper(), "")
     fields = [("", person_name(info.patient_name) or "(no name)"), ("ID", info.patient_id or "(none)")]
