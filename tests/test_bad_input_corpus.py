@@ -142,6 +142,19 @@ def float_ct(folder):
     return ["check", str(_plan(folder, "ct.nii.gz"))]
 
 
+def two_labels_one_name(folder):
+    make_image_file(folder, "ct.nii.gz")
+    labels = np.zeros((10, 32, 32), np.uint8)
+    labels[2:4, 5:10, 5:10], labels[5:7, 5:10, 5:10] = 1, 2
+    write_image(folder / "labels.nii.gz", labels)
+    (folder / "labels.json").write_text(json.dumps({"1": "aorta", "2": "aorta"}))
+    plan = _plan(folder, "ct.nii.gz")
+    data = json.loads(plan.read_text())
+    data["labels"] = {"path": "labels.nii.gz"}
+    plan.write_text(json.dumps(data))
+    return ["check", "--json", str(plan)]
+
+
 def screenshot_into_a_folder(folder):
     return ["screenshot", "--demo", "--out", str(folder)]
 
@@ -164,6 +177,7 @@ CORPUS = {  # name: (maker, accepted exit codes, a phrase the output must hold)
     "a 2 x 2 x 2 CT": (tiny_ct, {0, 2}, ""),
     "a float CT": (float_ct, {0}, ""),
     "screenshot --out a folder": (screenshot_into_a_folder, {2}, "is a folder"),
+    "two labels with one name": (two_labels_one_name, {0}, '"vascular"'),
 }
 
 

@@ -411,5 +411,26 @@ def load_label_map(path, names_path=None, reference: Volume | None = None, *, to
     if reference is not None:
         volume = _onto_reference(volume, reference, path)
     names, source, names_from, notes = _names_for(path, _present(volume.array), names_path, total_version)
+    volume, names, merged = _merge_same_names(volume, names)
     report(progress, 1.0, "Label map loaded")
-    return LabelMap(volume, names, source, names_from, tuple(notes))
+    return LabelMap(volume, names, source, names_from, tuple(notes) + merged)
+
+
+def _merge_same_names(volume: Volume, names: dict[int, str]) -> tuple[Volume, dict[int, str], tuple[str, ...]]:
+    """Labels that share one name are one structure (under the first value): a structure has one name, and a name
+    keeps its hazard category ('aorta' twice is still the aorta)."""
+    first: dict[str, int] = {}
+    moves: dict[int, int] = {}
+    for value, name in sorted(names.items()):
+        if name in first:
+            moves[value] = first[name]
+        else:
+            first[name] = value
+    if not moves:
+        return volume, names, ()
+    array = volume.array.copy()
+    for value, into in moves.items():
+        array[array == value] = into
+    notes = tuple(f"Labels {into} and {value} are both named {names[value]!r}: they are one structure (label {into})."
+                  for value, into in moves.items())
+    return volume.with_array(array), {v: n for v, n in names.items() if v not in moves}, notes
