@@ -93,6 +93,15 @@ def run_task(window: "PlanningWindow", title: str, work: Callable, on_success: C
     return task
 
 
+def prepared_session(session, progress=None):
+    """`session` with its structure set built (skin, bone, every label): in the worker, so that the window draws the
+    case at once instead of building them on the UI thread (seconds on a real CT)."""
+    if progress is not None:
+        progress(0.97, "Building the critical structures…")
+    _ = session.structures
+    return session
+
+
 def _pick_series(window: "PlanningWindow", error: SeveralSeriesError) -> None:
     picker = SeriesPickerDialog(error.path or "", error.series, window)
     if picker.exec() == QDialog.DialogCode.Accepted and picker.selected_uid():
@@ -103,13 +112,17 @@ def open_image(window: "PlanningWindow", path: str, series_uid: str | None = Non
     from osteoplan.core.imaging.automatic import with_automatic_anatomy
     from osteoplan.core.imaging.io import load_image
 
-    def work(progress) -> Case:  # in the worker: reading, then the structures a CT arrives without
-        result = load_image(path, series_uid, progress)
-        return with_automatic_anatomy(Case(ct=result.volume, source=str(path), warnings=tuple(result.warnings)),
-                                      progress=progress)
+    def work(progress):  # in the worker: reading, the structures a CT arrives without, and its structure set
+        from osteoplan.core.session import PlanSession
 
-    def loaded(case: Case) -> None:
-        window.set_case(case)
+        result = load_image(path, series_uid, progress)
+        case = with_automatic_anatomy(Case(ct=result.volume, source=str(path), warnings=tuple(result.warnings)),
+                                      progress=progress)
+        return case, prepared_session(PlanSession(case), progress)
+
+    def loaded(found) -> None:
+        case, session = found
+        window.set_case(case, session)
         window.show_load_warnings(case)
         window.remember_recent(str(path))
 
@@ -121,15 +134,11 @@ def open_label_map(window: "PlanningWindow", path: str) -> BackgroundTask:
 
     case = window.case
 
-    def loaded(labels, labelled: Case) -> None:
+    def loaded(labels, labelled: Case, session) -> None:
         from osteoplan.core.planning.plan import LabelsRef
-        from osteoplan.core.session import PlanSession
 
-        old = window.session  # the plan and its undo history carry over onto the labelled case
-        session = None
-        if old is not None:
-            old.plan.labels = LabelsRef(path=str(path))
-            session = PlanSession(labelled, old.plan, old.catalog, old.history, old.plan_path)
+        # the plan and its undo history carry over onto the labelled case
+        session.plan.labels = LabelsRef(path=str(path))
         window.set_case(labelled, session)
         window.statusBar().showMessage(f"Label map: {len(labels.names)} structure(s), names from "
                                        f"{LABEL_NAME_SOURCES.get(labels.names_source, labels.names_source)}", 8000)
@@ -138,9 +147,13 @@ def open_label_map(window: "PlanningWindow", path: str) -> BackgroundTask:
 
     def work(progress):
         from osteoplan.core.imaging.automatic import with_automatic_anatomy
+        from osteoplan.core.session import PlanSession
 
         labels = load_label_map(path, reference=case.ct, progress=progress)
-        return labels, with_automatic_anatomy(case.with_labels(labels), progress=progress)  # what they lack
+        labelled = with_automatic_anatomy(case.with_labels(labels), progress=progress)  # what they lack
+        old = window.session
+        session = PlanSession(labelled, old.plan, old.catalog, old.history, old.plan_path) if old is not None else None
+        return labels, labelled, prepared_session(session or PlanSession(labelled), progress)
 
     return run_task(window, f"Loading label map {path}…", work, lambda found: loaded(*found))
 

@@ -190,11 +190,16 @@ class PlanFiles(QObject):
             self.window.show_error(exc)
             return
 
+        plan_path = Path(path) if recovered_from is None else recovered_from.original_path
+
         def work(progress):
-            return load_case_for_plan(loaded, progress)
+            from osteoplan.ui.loading import prepared_session
+
+            case, warnings = load_case_for_plan(loaded, progress)
+            return case, warnings, prepared_session(PlanSession(case, loaded.plan, plan_path=plan_path), progress)
 
         def done(result) -> None:
-            case, warnings = result
+            case, warnings, session = result
             another = next((w for w in warnings if "ANOTHER PATIENT" in w), None)
             changed = next((w for w in warnings if "is not the one this plan was made on" in w), None)
             if another and not self.window.ask("Another patient", another + "\n\nOpen the plan on this CT anyway?"):
@@ -202,8 +207,6 @@ class PlanFiles(QObject):
             if changed and not another and not self.window.ask("Image changed", changed + "\n\nOpen the plan anyway?"):
                 return
             mismatch = [w for w in (another, changed) if w]
-            plan_path = Path(path) if recovered_from is None else recovered_from.original_path
-            session = PlanSession(case, loaded.plan, plan_path=plan_path)
             self.window.set_case(case, session)
             self._disk_stamp = loaded.stamp if recovered_from is None else plan_stamp(plan_path) if plan_path else None
             if recovered_from is not None:
