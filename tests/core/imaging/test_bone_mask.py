@@ -109,3 +109,17 @@ def test_automatic_vertebrae_leave_the_femoral_neck_template_its_ct_bone():
                                new_id=session.plan.id_factory("t"), device_id=device.id,
                                structures=session.engine.structures)
     assert len(paths) == 2
+
+
+def test_the_fast_closing_gives_itk_s_voxels_also_at_the_image_edge():
+    import SimpleITK as sitk
+
+    from osteoplan.core.imaging.bone_fields import _closed_in_its_box
+
+    rng = np.random.default_rng(1)
+    for shape in [(20, 30, 40), (5, 64, 64)]:
+        mask = rng.random(shape) > 0.7
+        mask[:, :, 0] = True  # touching the edge: ITK's safe border keeps it
+        itk = sitk.BinaryMorphologicalClosing(sitk.GetImageFromArray(mask.astype(np.uint8)), (1, 1, 1))
+        assert np.array_equal(sitk.GetArrayFromImage(itk).astype(bool), _closed_in_its_box(mask))
+    assert not _closed_in_its_box(np.zeros((4, 4, 4), bool)).any()
