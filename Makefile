@@ -10,14 +10,8 @@ run: setup
 test:
 	bash packaging/setup-dev.sh --test && .venv/bin/python -m pytest
 
-bench: setup
-	.venv/bin/python tests/benchmarks/bench_load.py
-	.venv/bin/python tests/benchmarks/bench_startup.py
-	.venv/bin/python tests/benchmarks/bench_readouts.py
-	.venv/bin/python tests/benchmarks/bench_safety.py
-	.venv/bin/python tests/benchmarks/bench_ablation.py
-	.venv/bin/python tests/benchmarks/bench_bioheat.py
-	.venv/bin/python tests/benchmarks/bench_cement.py
+bench:  # every benchmark, one JSON of figures (goal, baseline, ratio, met); exit 1 when a goal is missed
+	.venv/bin/python tests/benchmarks/run_all.py --out bench.json
 
 screenshot: setup
 	.venv/bin/osteoplan screenshot --demo --out packaging/screenshots/four-up.png

@@ -104,9 +104,12 @@ def time_session_moves(case: Case, paths, moves: int, rng: np.random.Generator) 
 
 
 def report(label: str, ms: np.ndarray) -> None:
+    from tests.benchmarks.figures import record
+
     median, p95 = float(np.median(ms)), float(np.percentile(ms, 95))
     print(f"{label}: {len(ms)} moves, median {median:.2f} ms, p95 {p95:.2f} ms, "
           f"median / target = {median / TARGET_MS:.3f} (target {TARGET_MS:.0f} ms)")
+    record(f"{label} (median)", median, "ms", TARGET_MS, f"the {TARGET_MS:.0f} ms frame budget", TARGET_MS)
 
 
 def main() -> None:
@@ -149,4 +152,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from tests.benchmarks.figures import finish
+
     main()
+    sys.exit(finish())

@@ -97,4 +97,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from tests.benchmarks.figures import finish
+
     main()
+    sys.exit(finish())
