@@ -20,6 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "app"), str(REPO)]
 
+from tests.benchmarks.figures import finish, record  # noqa: E402
+
 import numpy as np  # noqa: E402
 
 from osteoplan.core.ablation.zones import compute_zone  # noqa: E402
@@ -38,6 +40,7 @@ def _stats(name: str, times: list[float]) -> None:
     median, p95 = float(np.median(ms)), float(np.percentile(ms, 95))
     print(f"{name:<48} median {median:6.2f} ms  p95 {p95:6.2f} ms  ratio to 16 ms: {median / TARGET_MS:.2f} "
           f"(p95 {p95 / TARGET_MS:.2f})")
+    record(f"{name.strip()} (median)", median, "ms", TARGET_MS, f"the {TARGET_MS:.0f} ms frame budget", TARGET_MS)
 
 
 def main() -> None:
@@ -63,7 +66,7 @@ def main() -> None:
                 zone = compute_zone(ct, moved, moved - entry, setting, is_cryo)
                 times.append(time.perf_counter() - start)
                 clipped += zone.clipped_voxels
-            _stats(f"  zone: {label}", times)
+            _stats(f"  zone: {label}, {spacing:g} mm grid", times)
         if spacing == 1.0:
             case = Case(ct=ct, labels=LabelMap(volume=phantom.labels, names=dict(phantom.label_names)))
             session = PlanSession(case)
@@ -84,3 +87,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    sys.exit(finish())

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "app"), str(Path(__file__).resolve().parents[2])]
 
 from osteoplan.core.imaging.case import Case
 from osteoplan.core.cement.simulation import solve
@@ -71,7 +74,15 @@ def main() -> int:
           f"re-query {stepped_query_s * 1000:.2f} ms (median of {len(stepped_queries)}, "
           f"{stepped_query_s / QUERY_TARGET_S:.2f} x the single-shot target 20 ms)")
     bilateral_s, bilateral_query_s = _bilateral(session, L, body, canal, solve_s)
-    return 0 if solve_s < SOLVE_TARGET_S and max(query_s, bilateral_query_s) < QUERY_TARGET_S else 1
+    from tests.benchmarks.figures import finish, record
+
+    record("cement new-tip solve at 0.5 mm (median)", solve_s * 1000, "ms", SOLVE_TARGET_S * 1000, "the 1 s goal",
+           SOLVE_TARGET_S * 1000)
+    record("cement volume re-query (median)", query_s * 1000, "ms", QUERY_TARGET_S * 1000, "the 20 ms goal",
+           QUERY_TARGET_S * 1000)
+    record("cement bilateral volume re-query (median)", bilateral_query_s * 1000, "ms", QUERY_TARGET_S * 1000,
+           "the 20 ms goal", QUERY_TARGET_S * 1000)
+    return finish()
 
 
 def _bilateral(session, L, body, canal, single_s: float) -> tuple[float, float]:

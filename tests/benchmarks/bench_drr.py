@@ -27,6 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "app"), str(REPO)]
 
+from tests.benchmarks.figures import finish, record  # noqa: E402
+
 import numpy as np  # noqa: E402
 
 from osteoplan.core.fluoro.drr import CArm, attenuation_volume, bulls_eye_angles, compute_drr, drr_display  # noqa: E402
@@ -95,6 +97,8 @@ def bench(name: str, ct: Volume, repeats: int) -> None:
         print(f"  {view:14s} 512x512: cold {cold:7.1f} ms, warm {warm:7.1f} ms = {warm / baseline:5.2f} x baseline, "
               f"{warm / TARGET_MS:4.2f} x the {TARGET_MS:.0f} ms target; + display {display:5.1f} ms "
               f"(covered {drr.covered.mean():.0%})")
+        record(f"{name}: DRR 512x512 {view.strip()} (warm)", warm, "ms", TARGET_MS,
+               "np.sum along y of the attenuation volume", baseline)
 
 
 def main() -> None:
@@ -107,3 +111,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    sys.exit(finish())

@@ -21,6 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "app"), str(REPO)]
 
+from tests.benchmarks.figures import finish, record  # noqa: E402
+
 import numpy as np  # noqa: E402
 
 from osteoplan.core.imaging.demo import load_demo_case  # noqa: E402
@@ -71,9 +73,12 @@ def main() -> None:
         baseline = one * result.rays
         print(f"{label:40s} {median:9.2f} {median / TARGET_S:7.2f} {result.rays:6d} {result.evaluated:6d} "
               f"{baseline:11.1f} {baseline / median:9.1f}x")
+        record(f"proposals, {label} (median)", median, "s", TARGET_S,
+               "one whole-needle evaluation x the rays searched", baseline)
     print("baseline = one whole-needle evaluation (distances + readouts) x rays searched; "
           "numbers are noisy when other work shares the CPU.")
 
 
 if __name__ == "__main__":
     main()
+    sys.exit(finish())
