@@ -31,7 +31,6 @@ from pathlib import Path
 from osteoplan import __version__
 from osteoplan.core.errors import OsteoPlanError
 from osteoplan.core.imaging.demo import DEMO_CASES
-from osteoplan.core.planning.readouts import describe_tip
 
 EXIT_STOP = 1  # `check`: the plan has a stop warning
 EXIT_BAD_INPUT = 2
@@ -321,8 +320,10 @@ def _screenshot(args) -> int:
 
 
 def _check(args) -> int:
+    from osteoplan.core.planning.readouts import describe_tip
     from osteoplan.core.report.check import check_plan
     from osteoplan.core.safety.warnings import Severity
+
     session = _open_plan_session(args.plan)
     report = check_plan(session, args.plan)
     stop = any(w["severity"] == Severity.STOP.value for w in report["warnings"])

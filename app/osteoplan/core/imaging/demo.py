@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from osteoplan.core.errors import LoadError
-from osteoplan.core.imaging.case import Case
+
+if TYPE_CHECKING:  # the command line needs the demo names at start-up, not numpy and the Case
+    from osteoplan.core.imaging.case import Case
 
 DEMO_CASES = ("spine", "hip")
 DEFAULT_DEMO = "spine"
@@ -37,6 +39,9 @@ def load_demo_case(name: str = DEFAULT_DEMO) -> Case:
 
 def _read_demo_case(name: str) -> Case:
     # Imported here: the generator is only needed when a demo is opened, not at start-up.
+    import numpy as np
+
+    from osteoplan.core.imaging.case import Case
     from osteoplan.core.imaging.io import LabelMap
     from osteoplan.core.imaging.phantom import demo_case
 
