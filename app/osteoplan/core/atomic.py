@@ -82,22 +82,18 @@ def _default_file_mode() -> int:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Replace `path` with `data` atomically (OSError on failure, the old file untouched)."""
-    path = Path(os.path.realpath(path))  # through a symlink: the link stays
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _default_file_mode()
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+
+    def write(temp_name: str) -> None:
+        with os.fdopen(os.open(temp_name, os.O_WRONLY | os.O_TRUNC), "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(OSError):  # not every file system supports modes (e.g. some shares)
-            os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    _fsync_folder(path.parent)
+
+    def verify(temp_name: str) -> None:
+        if os.path.getsize(temp_name) != len(data):
+            raise WriteNotVerified(errno.EIO, "the written file does not read back whole (is the disk full?)",
+                                   temp_name)
+
+    atomic_write_with(path, write, verify=verify)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
