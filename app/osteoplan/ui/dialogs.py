@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from osteoplan.core.imaging.identity import dicom_date
+
 SERIES_COLUMNS = ("Series", "Description", "Modality", "Slices", "Thickness", "Kernel", "Range (mm)", "Size",
                   "Spacing (mm)", "Series UID")
 THUMBNAIL_PX = 64
@@ -24,7 +26,7 @@ MAX_THUMBNAILS = 40  # read one slice each, on the UI thread: a folder of hundre
 
 
 def _date(text: str) -> str:
-    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) >= 8 and text[:8].isdigit() else (text or "no date")
+    return dicom_date(text) or "no date"
 
 
 def _time(text: str) -> str:

@@ -20,7 +20,8 @@ FINGERPRINT_SALT = "osteoplan-identity-v1:"
 FINGERPRINT_PREFIX = "sha256:"
 
 
-def _date(text: str) -> str:
+def dicom_date(text: str) -> str:
+    """DICOM's YYYYMMDD as YYYY-MM-DD (anything else as it is)."""
     return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) >= 8 and text[:8].isdigit() else text
 
 
@@ -55,10 +56,10 @@ def banner(info: SeriesInfo) -> Banner:
     sex = {"M": "male", "F": "female", "O": "other"}.get(extra.get("sex", "").upper(), "")
     fields = [("", person_name(info.patient_name) or "(no name)"), ("ID", info.patient_id or "(none)")]
     if info.birth_date:
-        fields.append(("born", _date(info.birth_date) + (f" ({sex})" if sex else "")))
+        fields.append(("born", dicom_date(info.birth_date) + (f" ({sex})" if sex else "")))
     elif sex:
         fields.append(("sex", sex))
-    study = " ".join(filter(None, (_date(info.study_date), extra.get("study_description", ""))))
+    study = " ".join(filter(None, (dicom_date(info.study_date), extra.get("study_description", ""))))
     if study:
         fields.append(("study", study))
     series = " ".join(filter(None, (f"#{extra['series_number']}" if extra.get("series_number") else "",

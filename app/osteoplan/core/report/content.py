@@ -21,7 +21,7 @@ from typing import Callable, Literal
 
 from osteoplan import __version__
 from osteoplan.core.imaging.demo import is_builtin_image
-from osteoplan.core.imaging.identity import identity_mismatch
+from osteoplan.core.imaging.identity import dicom_date, identity_mismatch, person_name
 from osteoplan.core.planning.readouts import describe_tip
 from osteoplan.core.safety.structures import automatic_structures
 from osteoplan.core.safety.warnings import SEVERITY_ORDER, Severity
@@ -121,22 +121,6 @@ def _mm(value, signed: bool = False) -> str:
 
 def _pct(value) -> str:
     return DASH if value is None else f"{value:.1f} %"
-
-
-def _dicom_date(text: str) -> str:
-    """DICOM's YYYYMMDD as YYYY-MM-DD (anything else as it is)."""
-    if len(text) == 8 and text.isdigit():
-        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    return text or DASH
-
-
-def _person_name(text: str) -> str:
-    """A DICOM person name (Family^Given^Middle^Prefix^Suffix) as 'Family, Given Middle'."""
-    parts = [p.strip() for p in text.split("^")]
-    if len(parts) < 2:
-        return text.strip() or DASH
-    given = " ".join(p for p in parts[1:3] if p)
-    return f"{parts[0]}, {given}" if given else parts[0]
 
 
 WITHHELD = "[withheld]"
@@ -293,9 +277,9 @@ def _case_section(session, identify: bool, now: _dt.datetime, plan_label: str, i
     rows: list[tuple[str, str]] = []
     tones: dict[str, Tone] = {}
     if identify:
-        rows += [("Patient name", _person_name(info.patient_name)), ("Patient ID", info.patient_id or DASH),
-                 ("Birth date", _dicom_date(info.birth_date)),
-                 ("Study date", _dicom_date(info.study_date))]
+        rows += [("Patient name", person_name(info.patient_name) or DASH), ("Patient ID", info.patient_id or DASH),
+                 ("Birth date", dicom_date(info.birth_date) or DASH),
+                 ("Study date", dicom_date(info.study_date) or DASH)]
     else:
         rows.append(("Patient identity", "withheld: de-identified report (no name, ID, dates or file paths)"))
         tones["Patient identity"] = "info"
