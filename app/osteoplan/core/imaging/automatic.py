@@ -188,9 +188,9 @@ def find_anatomy(ct: Volume, wanted: Wanted, progress: ProgressCallback | None =
             report(progress, 0.7, "Finding the neural foramina…")
             roots = _root_structures(vertebrae, bone, sitk.GetArrayViewFromImage(grid), canal, spacing)
             found += roots
-            if not roots:
-                notes.append("No neural foramen was found beside the canal: the exiting nerve roots are not "
-                             "checked (only the canal is).")
+            if not roots:  # the canal is checked, the exiting roots are not: say so in the verdicts
+                unchecked.append(("neural", "partly: no neural foramen was found beside the canal, so the exiting "
+                                            "nerve roots are not checked (only the canal is)"))
     if wanted.visceral:
         report(progress, 0.8, "Finding the lungs and bowel gas…")
         air = find_air(grid)
